@@ -1,0 +1,5 @@
+// @hoist/protocol — the bottom floor: schemas, wire messages and error codes
+// shared by the agent, the receiver, the images pipeline and the control
+// plane. Nothing here touches Node.js APIs, so the console can import it too.
+export * from "./errors";
+export * from "./plan";
