@@ -1,7 +1,16 @@
 import type { Command } from "commander";
+import { registerCheckCommand } from "./check";
+import { registerImageCommand } from "./image";
+import { registerMigrateCommand } from "./migrate";
+import { registerReceiverCommand } from "./receiver";
+import { registerTunnelCommand } from "./tunnel";
 
-// Each command file exports a register function; the list keeps `--help` in a
-// sensible order.
+// Each command file exports a register function; the order here is the order
+// of `hoist --help`.
 export function registerCommands(program: Command): void {
-  void program;
+  registerMigrateCommand(program);
+  registerCheckCommand(program);
+  registerReceiverCommand(program);
+  registerImageCommand(program);
+  registerTunnelCommand(program);
 }

@@ -1,0 +1,2 @@
+// @hoist/agent
+export {};

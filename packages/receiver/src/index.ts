@@ -1,0 +1,2 @@
+// @hoist/receiver
+export {};

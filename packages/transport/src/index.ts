@@ -1,0 +1,2 @@
+// @hoist/transport
+export {};
