@@ -3,3 +3,4 @@
 // plane. Nothing here touches Node.js APIs, so the console can import it too.
 export * from "./errors";
 export * from "./plan";
+export * from "./user-config";
