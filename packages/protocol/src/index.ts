@@ -3,4 +3,7 @@
 // plane. Nothing here touches Node.js APIs, so the console can import it too.
 export * from "./errors";
 export * from "./plan";
+export * from "./receiver-api";
+export * from "./image-manifest";
+export * from "./inventory";
 export * from "./user-config";

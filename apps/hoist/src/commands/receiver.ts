@@ -1,5 +1,62 @@
-import type { Command } from "commander";
+import { join } from "node:path";
+import * as images from "@hoist/images";
+import type { TargetBackend } from "@hoist/images";
+import { HoistError } from "@hoist/protocol";
+import { createDirectoryBackend, startReceiver } from "@hoist/receiver";
+import { createLogger, type LogLevel } from "@hoist/runtime";
+import { type Command, Option } from "commander";
+import { VERSION } from "../version";
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HoistError("Config.InvalidPort", `"${value}" is not a port number (0–65535, 0 picks a free one)`);
+  return n;
+}
+
+function diskBackend(): TargetBackend {
+  // The disk backend is looked up by name so this command also builds while it is missing.
+  const create = (images as Record<string, unknown>)["createDiskBackend"];
+  if (typeof create !== "function") {
+    throw new HoistError("Receiver.BackendUnavailable", "this build has no disk target backend", { fix: "Run with --target-backend dir." });
+  }
+  return (create as () => TargetBackend)();
+}
 
 export function registerReceiverCommand(program: Command): void {
-  void program;
+  program
+    .command("receiver")
+    .description("Run the receiver on an intermediate instance: it owns the target disks and accepts transfers from agents.")
+    .requiredOption("--state-dir <dir>", "where the certificate, admin token and jobs are kept (created 0700 on first start)")
+    .option("--control-port <port>", "HTTPS control API port (0 picks a free port)", port, 8080)
+    .option("--data-port <port>", "TLS data port for transfers (0 picks a free port)", port, 8703)
+    .option("--listen <address>", "address to listen on", "0.0.0.0")
+    .addOption(new Option("--target-backend <kind>", "disk: sparse raw disks with real filesystems on loop devices; dir: plain folders (no conversion)").choices(["disk", "dir"]).default("disk"))
+    .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
+    .addHelpText(
+      "after",
+      '\nWhen ready it prints one JSON line on stdout:\n  {"event":"ready","controlPort":…,"dataPort":…,"fingerprint":"<sha256 of the certificate>","pid":…}\nand writes the same facts to <state-dir>/receiver.json. The admin token is in <state-dir>/admin.token.',
+    )
+    .action(async (opts: { stateDir: string; controlPort: number; dataPort: number; listen: string; targetBackend: "disk" | "dir"; logLevel: LogLevel }) => {
+      const backend = opts.targetBackend === "dir" ? createDirectoryBackend() : diskBackend();
+      const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel, file: join(opts.stateDir, "receiver.log") });
+      const receiver = await startReceiver({
+        stateDir: opts.stateDir,
+        backend,
+        controlPort: opts.controlPort,
+        dataPort: opts.dataPort,
+        listen: opts.listen,
+        logger,
+        version: VERSION,
+      });
+      logger.addSecret(receiver.adminToken);
+      process.stdout.write(`${JSON.stringify(receiver.ready)}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info("receiver stopping", { signal });
+          receiver.close().then(resolve, resolve);
+        };
+        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => stop("SIGTERM"));
+      });
+    });
 }

@@ -1,0 +1,121 @@
+// The data port: TLS, one header frame naming the job and its token, then the
+// connection becomes the stdin/stdout of an `rsync --server --daemon` whose
+// modules are that job's target disks and nothing else.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createServer, type Server, type TLSSocket } from "node:tls";
+import { DataHeaderSchema, HoistError, isHoistError } from "@hoist/protocol";
+import { encodeFrame, readFrame } from "@hoist/transport";
+import { sleep } from "./auth";
+import type { ReceiverContext } from "./context";
+import { buildRsyncdConfig, checkRsyncCommand } from "./rsync-daemon";
+
+/** A connection that sends no header within this time is dropped. */
+export const HEADER_TIMEOUT_MS = 10_000;
+
+export function createDataServer(ctx: ReceiverContext, pdeathsig: boolean): Server {
+  const children = new Set<ChildProcess>();
+  const server = createServer({ cert: ctx.state.certPem, key: ctx.state.keyPem, handshakeTimeout: HEADER_TIMEOUT_MS }, (socket) => {
+    handleConnection(ctx, socket, children, pdeathsig).catch((e: unknown) => {
+      ctx.log.warn("data connection failed", { error: e instanceof Error ? e.message : String(e) });
+      socket.destroy();
+    });
+  });
+  server.on("tlsClientError", (e) => ctx.log.debug("TLS handshake failed on the data port", { error: e.message }));
+  server.on("close", () => {
+    for (const c of children) c.kill("SIGTERM");
+  });
+  return server;
+}
+
+function refuse(socket: TLSSocket, e: HoistError): void {
+  try {
+    socket.end(encodeFrame({ ok: false, code: e.code, message: e.message }));
+  } catch {
+    socket.destroy();
+  }
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, children: Set<ChildProcess>, pdeathsig: boolean): Promise<void> {
+  const address = socket.remoteAddress ?? "unknown";
+  socket.on("error", () => {});
+  let header: ReturnType<typeof DataHeaderSchema.parse>;
+  let rest: Buffer;
+  try {
+    const frame = await readFrame(socket, { timeoutMs: HEADER_TIMEOUT_MS });
+    rest = frame.rest;
+    const parsed = DataHeaderSchema.safeParse(frame.value);
+    if (!parsed.success) throw new HoistError("Transport.BadFrame", "the header frame is not a hoist data header");
+    header = parsed.data;
+  } catch (e) {
+    const err = isHoistError(e) ? e : new HoistError("Transport.BadFrame", String(e));
+    ctx.log.warn("data connection refused before the header", { address, code: err.code });
+    if (err.code === "Transport.BadFrame") refuse(socket, err);
+    else socket.destroy();
+    return;
+  }
+  const log = ctx.log.child({ jobId: header.jobId, address });
+  log.info("data connection header received", { kind: header.kind });
+
+  await sleep(ctx.throttle.delayFor(address));
+  const job = await ctx.authenticateJob(header.jobId, header.token);
+  if (!job) {
+    ctx.throttle.fail(address);
+    log.warn("data connection refused: bad token");
+    refuse(socket, ctx.unauthorized());
+    return;
+  }
+  let confPath: string;
+  try {
+    checkRsyncCommand(header.command);
+    const disks = await ctx.disksForTransfer(job);
+    const jobDir = ctx.store.jobDir(job.jobId);
+    confPath = join(jobDir, `rsyncd-${randomBytes(6).toString("hex")}.conf`);
+    await writeFile(confPath, buildRsyncdConfig({ disks, logFile: join(jobDir, "rsyncd.log") }), { mode: 0o600 });
+  } catch (e) {
+    const err = isHoistError(e) ? e : new HoistError("Receiver.Error", String(e));
+    log.warn("data connection refused", { code: err.code, error: err.message });
+    refuse(socket, err);
+    return;
+  }
+
+  socket.write(encodeFrame({ ok: true }));
+  const args = ["--server", "--daemon", `--config=${confPath}`, "."];
+  // If the receiver dies, its rsync servers go too (SIGTERM lets rsync keep the partial file).
+  const child = pdeathsig ? spawn("setpriv", ["--pdeathsig", "TERM", "rsync", ...args], { stdio: ["pipe", "pipe", "pipe"] }) : spawn("rsync", args, { stdio: ["pipe", "pipe", "pipe"] });
+  children.add(child);
+  log.info("rsync daemon started", { pid: child.pid });
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr = (stderr + c.toString("utf8")).slice(-4000);
+  });
+  child.stdin?.on("error", () => {});
+  if (rest.length) child.stdin?.write(rest);
+  socket.pipe(child.stdin!);
+  child.stdout?.pipe(socket);
+  socket.resume();
+  socket.on("close", () => {
+    child.stdin?.end();
+    // A vanished client leaves rsync waiting on nothing; give it time to save its partial file.
+    setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }, 30_000).unref();
+  });
+  await new Promise<void>((resolve) => {
+    child.on("close", (code, signal) => {
+      children.delete(child);
+      const level = code === 0 ? "info" : "warn";
+      log[level]("rsync daemon finished", { exitCode: code, signal, ...(code === 0 ? {} : { stderr: stderr.trim().slice(-500) }) });
+      socket.end();
+      resolve();
+    });
+    child.on("error", (e) => {
+      log.error("rsync daemon could not start", { error: e.message });
+      socket.destroy();
+    });
+  });
+  await rm(confPath, { force: true });
+}
