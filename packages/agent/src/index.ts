@@ -1,2 +1,4 @@
 // @hoist/agent
 export {};
+export * from "./config/index";
+export * from "./workdir";

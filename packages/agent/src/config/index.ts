@@ -1,0 +1,4 @@
+// Settings of a one-shot migration: user_config.json, the flags over it, and their validation.
+export { addMigrateOptions, type MigrateFlags, parseMigrateFlags } from "./flags";
+export { locateJsonError, parseConfigJson } from "./json-text";
+export { type MigrateConfig, migrateSecrets, type NetMode, parseDataDisksFlag, resolveMigrateConfig } from "./resolve";
