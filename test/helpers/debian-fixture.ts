@@ -1,0 +1,114 @@
+// A debootstrapped Debian 12 root that the image tests migrate. Building it
+// takes minutes and ~800 MB, so it is built once per recipe into a cache
+// outside the repository, under a lock (test files run concurrently across
+// engineers), into a temp folder that is renamed into place only when whole.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const SUITE = "bookworm";
+const MIRROR = process.env.HOIST_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
+const PACKAGES = [
+  "systemd-sysv",
+  "linux-image-amd64",
+  "udev",
+  "initramfs-tools",
+  "grub-pc-bin",
+  "grub-efi-amd64-bin",
+  "grub2-common",
+  "ifupdown",
+  "isc-dhcp-client",
+  "kmod",
+  "e2fsprogs",
+  "xfsprogs",
+  "dosfstools",
+];
+
+export const fixtureRecipe = { suite: SUITE, variant: "minbase", packages: PACKAGES, mirror: MIRROR, version: 1 };
+
+function recipeKey(): string {
+  return createHash("sha256").update(JSON.stringify(fixtureRecipe)).digest("hex").slice(0, 16);
+}
+
+export function fixtureDir(): string {
+  const base = process.env.HOIST_FIXTURE_CACHE ?? "/var/cache/hoist-fixtures";
+  return join(base, recipeKey());
+}
+
+function exec(cmd: string, args: string[], logFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => chunks.push(b));
+    child.stderr.on("data", (b: Buffer) => chunks.push(b));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      writeFileSync(logFile, text);
+      if (code === 0) resolve();
+      else reject(new Error(`${cmd} failed (exit ${code}); see ${logFile}: ${text.split("\n").slice(-8).join("\n")}`));
+    });
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes the build lock (a directory, created atomically), waiting while a live builder holds it. */
+async function withLock<T>(lockDir: string, body: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, "pid"), String(process.pid));
+      break;
+    } catch {
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(join(lockDir, "pid"), "utf8"));
+      } catch {
+        // the holder may not have written its pid yet
+      }
+      if (holder > 0 && !pidAlive(holder)) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the fixture build lock ${lockDir}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** Path of the cached Debian 12 root, building it first if needed. */
+export async function debianFixture(): Promise<string> {
+  const dir = fixtureDir();
+  const root = join(dir, "root");
+  if (existsSync(join(root, "etc", "os-release"))) return root;
+  mkdirSync(dir, { recursive: true });
+  return withLock(join(dir, ".lock"), async () => {
+    if (existsSync(join(root, "etc", "os-release"))) return root;
+    const tmp = join(dir, `.build-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    await exec("debootstrap", ["--variant=minbase", `--include=${PACKAGES.join(",")}`, SUITE, tmp, MIRROR], join(dir, "debootstrap.log"));
+    // The migrated system is reached through the serial console only; an empty root password lets a person log in there when debugging.
+    await exec("chroot", [tmp, "passwd", "-d", "root"], join(dir, "passwd.log"));
+    writeFileSync(join(tmp, "etc", "hostname"), "hoist-fixture\n");
+    // Build leftovers would make the image bigger for nothing.
+    rmSync(join(tmp, "var", "cache", "apt", "archives"), { recursive: true, force: true });
+    mkdirSync(join(tmp, "var", "cache", "apt", "archives", "partial"), { recursive: true });
+    renameSync(tmp, root);
+    return root;
+  });
+}
