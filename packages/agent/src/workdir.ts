@@ -5,8 +5,8 @@
 //   client_data                           resume state (no secrets; see client-data.ts)
 //   .client_token                         the job token, 0600, kept apart from client_data
 //   Logs/hoist_<timestamp>.log            one JSON-lines log per run
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { HoistError, type UserConfig } from "@hoist/protocol";
 import { createLogger, type Logger } from "@hoist/runtime";
 
@@ -100,4 +100,39 @@ export function openRunLog(workdir: string, options: { secrets?: string[]; conso
     secrets: (options.secrets ?? []).filter((s) => s !== ""),
   });
   return { file, logger };
+}
+
+/**
+ * Replaces a file so a reader (or a crash) sees either the old or the new
+ * content, never half of it: write a temporary file beside it, fsync, rename.
+ */
+export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
+  const tmp = join(dirname(file), `.${file.split("/").pop()}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const fd = openSync(tmp, "w", mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  // The rename itself must reach the disk too, or a power cut can bring the old file back.
+  try {
+    const dirFd = openSync(dirname(file), "r");
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  }
 }
