@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { validateUserConfig } from "@hoist/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  type ClientData,
   clearClientData,
   loadClientData,
   loadClientToken,
@@ -42,7 +43,7 @@ const instance = { provider: "local", instanceId: "i-local-1", host: "127.0.0.1"
 
 describe("client_data", () => {
   it("round-trips through an atomic 0600 file and holds no secrets", () => {
-    let data = { ...newClientData(settings()), jobId: "j-0123456789abcdef", intermediateInstance: instance, stage: "DoRsync" as const };
+    let data: ClientData = { ...newClientData(settings()), jobId: "j-0123456789abcdef", intermediateInstance: instance, stage: "DoRsync" };
     data = updateDisk(data, "data1", { state: "copying", bytesDone: 1024, bytesTotal: 4096 });
     saveClientData(dir, data, [ACCESS_ID, SECRET_KEY, TOKEN]);
     saveClientToken(dir, TOKEN);
