@@ -1,0 +1,160 @@
+// The static image check: no boot, only reading the image's filesystems
+// (attached read-only from a scratch raw copy) for the mistakes that stop a
+// migrated system from booting or being reached: fstab and grub.cfg naming
+// filesystems or files that are not there, an initramfs without virtio, no
+// bootloader, no DHCP.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ImageFinding } from "@hoist/protocol";
+import { run } from "@hoist/runtime";
+import { parseFstab } from "./fstab";
+import { imagePath, readManifest } from "./image-store";
+import { listInitramfs, virtioIn } from "./initramfs";
+import { attachLoop, detachLoop, mountDevice, unmount } from "./loop";
+
+interface AttachedFs {
+  disk: string;
+  uuid: string;
+  fs: string;
+  loop: string;
+  dir: string | null;
+}
+
+function critical(code: string, message: string, fix: string): ImageFinding {
+  return { severity: "Critical", code, message, fix };
+}
+
+function warning(code: string, message: string, fix: string): ImageFinding {
+  return { severity: "Warning", code, message, fix };
+}
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+function dhcpConfigured(root: string): boolean {
+  const ifaces = [read(join(root, "etc/network/interfaces")) ?? ""];
+  const dDir = join(root, "etc/network/interfaces.d");
+  if (existsSync(dDir)) for (const f of readdirSync(dDir)) ifaces.push(read(join(dDir, f)) ?? "");
+  if (ifaces.some((t) => /^\s*iface\s+\S+\s+inet6?\s+dhcp/m.test(t))) return true;
+  for (const dir of ["etc/systemd/network", "run/systemd/network"]) {
+    const p = join(root, dir);
+    if (existsSync(p) && readdirSync(p).some((f) => f.endsWith(".network") && /^\s*DHCP\s*=\s*(yes|true|ipv4|both)/im.test(read(join(p, f)) ?? ""))) return true;
+  }
+  const np = join(root, "etc/netplan");
+  if (existsSync(np) && readdirSync(np).some((f) => /dhcp4:\s*(true|yes)/.test(read(join(np, f)) ?? ""))) return true;
+  const nm = join(root, "etc/NetworkManager/system-connections");
+  return existsSync(nm) && readdirSync(nm).some((f) => /method=auto/.test(read(join(nm, f)) ?? ""));
+}
+
+/** Findings for the image; an image fit to boot has no Critical ones. */
+export async function checkImage(store: string, name: string): Promise<ImageFinding[]> {
+  const manifest = readManifest(store, name);
+  const work = mkdtempSync(join(tmpdir(), "hoist-check-"));
+  const attached: AttachedFs[] = [];
+  const findings: ImageFinding[] = [];
+  try {
+    let mbr: Buffer | null = null;
+    for (const d of manifest.disks) {
+      // Loop devices cannot read qcow2, so the check reads a sparse raw copy; the image files are never opened for writing.
+      const raw = join(work, `${d.key}.raw`);
+      await run("qemu-img", ["convert", "-f", d.format, "-O", "raw", imagePath(store, name, d.file), raw], { code: "Image.CheckFailed", timeoutMs: 60 * 60_000 });
+      if (d.key === "system") mbr = readFileSync(raw).subarray(0, 512);
+      const table = JSON.parse((await run("sfdisk", ["-J", raw], { code: "Image.CheckFailed" })).stdout) as { partitiontable: { sectorsize?: number; partitions?: { start: number; size: number }[] } };
+      const sector = table.partitiontable.sectorsize ?? 512;
+      for (const p of table.partitiontable.partitions ?? []) {
+        const loop = await attachLoop(raw, p.start * sector, p.size * sector, true);
+        const entry: AttachedFs = { disk: d.key, uuid: "", fs: "", loop, dir: null };
+        attached.push(entry);
+        const info = await run("blkid", ["-p", "-o", "export", loop], { okExitCodes: [0, 2] });
+        entry.uuid = /^UUID=(.*)$/m.exec(info.stdout)?.[1] ?? "";
+        entry.fs = /^TYPE=(.*)$/m.exec(info.stdout)?.[1] ?? "";
+      }
+    }
+    const uuids = new Set(attached.map((a) => a.uuid.toLowerCase()).filter(Boolean));
+    const byMount = new Map(manifest.mounts.map((m) => [m.mountPoint, m]));
+    const mountFs = async (mountPoint: string, dir: string): Promise<boolean> => {
+      const want = byMount.get(mountPoint);
+      const a = attached.find((x) => want && x.uuid.toLowerCase() === want.uuid.toLowerCase()) ?? (mountPoint === "/" ? attached.find((x) => x.disk === "system" && (x.fs === "ext4" || x.fs === "xfs") && x.uuid) : undefined);
+      if (!a) return false;
+      const opts = a.fs === "ext4" ? ["ro", "noload"] : a.fs === "xfs" ? ["ro", "norecovery"] : ["ro"];
+      await mountDevice(a.loop, dir, opts);
+      a.dir = dir;
+      return true;
+    };
+    const root = join(work, "root");
+    if (!(await mountFs("/", root))) {
+      findings.push(critical("Image.NoRootFilesystem", "The system disk has no root filesystem that the image's manifest names.", "Rebuild the image from the migrated disks."));
+      return findings;
+    }
+    let bootDir = join(root, "boot");
+    if (byMount.has("/boot") && (await mountFs("/boot", join(work, "boot")))) bootDir = join(work, "boot");
+    const efiDir = join(work, "efi");
+    const hasEfi = byMount.has("/boot/efi") && (await mountFs("/boot/efi", efiDir));
+
+    const fstab = read(join(root, "etc/fstab")) ?? "";
+    for (const e of parseFstab(fstab)) {
+      const m = /^UUID=(.+)$/.exec(e.spec);
+      if (!m?.[1] || uuids.has(m[1].toLowerCase())) continue;
+      const nofail = e.options.split(",").includes("nofail");
+      const msg = `fstab mounts ${e.file} from UUID=${m[1]}, which no filesystem in the image has.`;
+      const fix = "Point the fstab entry at the filesystem's new UUID (blkid shows it), or comment it out.";
+      findings.push(nofail ? warning("Image.FstabUnknownUuid", `${msg} It is marked nofail, so the boot goes on without it.`, fix) : critical("Image.FstabUnknownUuid", `${msg} The boot will stop in emergency mode.`, fix));
+    }
+    for (const e of parseFstab(fstab).filter((x) => x.spec.startsWith("/dev/") && !x.spec.startsWith("/dev/mapper/"))) {
+      findings.push(warning("Image.FstabDeviceName", `fstab mounts ${e.file} by device name ${e.spec}, which can change on a new hypervisor.`, "Use UUID= instead of the device name."));
+    }
+
+    const grubCfg = read(join(bootDir, "grub/grub.cfg"));
+    const bootPrefix = bootDir === join(root, "boot") ? "/boot" : "";
+    if (grubCfg === null) {
+      findings.push(critical("Image.NoGrubConfig", "The image has no /boot/grub/grub.cfg.", "Convert the image again so the bootloader configuration is written."));
+    } else {
+      for (const m of grubCfg.matchAll(/^\s*(linux|linux16|linuxefi|initrd|initrd16|initrdefi)\s+(\S+)(.*)$/gm)) {
+        const kind = m[1]?.startsWith("linux") ? "kernel" : "initramfs";
+        const path = (m[2] ?? "").replace(/^\([^)]*\)/, "");
+        const onDisk = bootPrefix && path.startsWith("/boot/") ? join(bootDir, path.slice("/boot".length)) : join(bootDir, path);
+        if (!existsSync(onDisk)) findings.push(critical(kind === "kernel" ? "Image.GrubKernelMissing" : "Image.GrubInitrdMissing", `grub.cfg loads the ${kind} ${path}, which is not in the image.`, "Regenerate grub.cfg for the kernels that are installed."));
+        const root2 = /\broot=UUID=(\S+)/.exec(m[3] ?? "")?.[1];
+        if (root2 && !uuids.has(root2.toLowerCase())) findings.push(critical("Image.GrubRootUnknown", `grub.cfg boots with root=UUID=${root2}, which no filesystem in the image has.`, "Regenerate grub.cfg so root= names the new root filesystem UUID."));
+      }
+      for (const m of grubCfg.matchAll(/search\s[^\n]*--fs-uuid[^\n]*?\s([0-9A-Fa-f-]{8,})\s*$/gm)) {
+        if (m[1] && !uuids.has(m[1].toLowerCase())) findings.push(critical("Image.GrubSearchUnknown", `grub.cfg searches for filesystem UUID ${m[1]}, which is not in the image.`, "Regenerate grub.cfg for the new filesystem UUIDs."));
+      }
+    }
+
+    const initrds = existsSync(bootDir) ? readdirSync(bootDir).filter((f) => f.startsWith("initrd.img-") || /^initramfs-.*\.img$/.test(f)) : [];
+    if (initrds.length === 0) findings.push(critical("Image.NoInitramfs", "The image has no initramfs in /boot.", "Regenerate the initramfs (update-initramfs -c -k all) and convert again."));
+    for (const f of initrds) {
+      let names: string[] = [];
+      try {
+        names = await listInitramfs(join(bootDir, f));
+      } catch {
+        names = [];
+      }
+      const v = virtioIn(names);
+      if (!v.virtio_blk) findings.push(critical("Image.NoVirtioInitramfs", `${f} has no virtio_blk driver, so the kernel cannot find its root disk on the new hypervisor.`, "Add virtio_blk virtio_pci virtio_net virtio_scsi to /etc/initramfs-tools/modules (or dracut add_drivers) and regenerate the initramfs."));
+      else if (!v.virtio_net) findings.push(warning("Image.NoVirtioNet", `${f} has no virtio_net driver; the NIC comes up only after the root filesystem is mounted.`, "Add virtio_net to the initramfs modules."));
+    }
+
+    if (!dhcpConfigured(root)) findings.push(critical("Image.NoDhcpNetwork", "No network configuration in the image uses DHCP, so the new instance would not get an address.", "Configure DHCP for eth0/en* (ifupdown, systemd-networkd or netplan)."));
+
+    if (manifest.bootMode === "bios") {
+      if (!mbr || mbr.subarray(0, 440).every((b) => b === 0)) findings.push(critical("Image.NoBootloader", "The system disk's MBR holds no boot code.", "Install GRUB for BIOS on the system disk."));
+    } else if (!hasEfi || !existsSync(join(efiDir, "EFI/BOOT/BOOTX64.EFI"))) {
+      findings.push(critical("Image.NoBootloader", "The EFI system partition has no EFI/BOOT/BOOTX64.EFI.", "Install GRUB EFI at the removable-media path."));
+    }
+    return findings;
+  } finally {
+    for (const a of [...attached].reverse()) {
+      if (a.dir) await unmount(a.dir).catch(() => undefined);
+    }
+    for (const a of attached) await detachLoop(a.loop).catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  }
+}

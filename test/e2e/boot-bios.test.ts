@@ -1,0 +1,94 @@
+// A Debian 12 source with two data folders becomes a BIOS/MBR image with a
+// system disk smaller than the source's (shrink) and two data disks; the
+// image boots under QEMU to multi-user with both data disks mounted, and the
+// static check finds nothing critical.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkImage, collectInventory, createDiskBackend, createImage, makePlan, readManifest, verifyImage } from "@hoist/images";
+import type { TargetPlan } from "@hoist/protocol";
+import { run, silentLogger } from "@hoist/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianFixture } from "../helpers/debian-fixture";
+
+const GiB = 1024 ** 3;
+
+describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
+  const work = mkdtempSync(join(tmpdir(), "hoist-boot-bios-"));
+  const jobDir = join(work, "job");
+  const store = join(work, "images");
+  const backend = createDiskBackend();
+  let plan: TargetPlan;
+
+  beforeAll(() => {
+    for (const [dir, files] of [
+      ["disk1", { "hello.txt": "data disk one\n", "nested/deep/file.bin": "x".repeat(100_000) }],
+      ["disk2", { "readme.md": "data disk two\n" }],
+    ] as const) {
+      for (const [rel, body] of Object.entries(files)) {
+        const p = join(work, "src", dir, rel);
+        mkdirSync(join(p, ".."), { recursive: true });
+        writeFileSync(p, body);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    if (plan) await backend.release({ jobDir, plan }, silentLogger).catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("plans, prepares, copies, converts, images, boots and checks", async () => {
+    const root = await debianFixture();
+    const inventory = await collectInventory(root, { bootMode: "bios", paths: [join(work, "src/disk1"), join(work, "src/disk2")] });
+    expect(inventory.os.id).toBe("debian");
+    expect(inventory.kernels[0]?.virtio?.virtio_blk).toBe(true);
+    // The source "disk" is 60 GiB with about 1 GiB used; the target system disk is 20 GiB.
+    inventory.systemDiskBytes = 60 * GiB;
+    plan = makePlan(inventory, {
+      systemDiskGiB: 20,
+      dataDisks: [
+        { index: 1, sizeGiB: 2, srcPath: "/mnt/disk1", usedBytes: inventory.paths[0]?.usedBytes ?? 0 },
+        { index: 2, sizeGiB: 1, srcPath: "/mnt/disk2", usedBytes: inventory.paths[1]?.usedBytes ?? 0 },
+      ],
+    });
+    expect(plan.disks.map((d) => [d.key, d.table, d.sizeGiB])).toEqual([
+      ["system", "mbr", 20],
+      ["disk1", "mbr", 2],
+      ["disk2", "mbr", 1],
+    ]);
+
+    const job = { jobDir, plan };
+    const disks = await backend.prepare(job, silentLogger);
+    const mnt = (key: string): string => disks.find((d) => d.key === key)?.mountPath ?? "";
+    await run("rsync", ["-aHAXS", "--numeric-ids", `${root}/`, `${mnt("system")}/`]);
+    await run("rsync", ["-aHAXS", "--numeric-ids", `${join(work, "src/disk1")}/`, `${mnt("disk1")}/`]);
+    await run("rsync", ["-aHAXS", "--numeric-ids", `${join(work, "src/disk2")}/`, `${mnt("disk2")}/`]);
+
+    // A second prepare (a restarted receiver) must find the same mounted disks, not new empty ones.
+    const again = await backend.prepare(job, silentLogger);
+    expect(again.map((d) => d.mountPath)).toEqual(disks.map((d) => d.mountPath));
+    expect(readFileSync(join(mnt("disk1"), "hello.txt"), "utf8")).toBe("data disk one\n");
+
+    const report = (await backend.convert(job, inventory, silentLogger)) as { steps: { name: string; ok: boolean; diff?: string }[] };
+    expect(report.steps.every((s) => s.ok)).toBe(true);
+    const fstabStep = report.steps.find((s) => s.name === "fstab");
+    expect(fstabStep?.diff).toContain(`UUID=${plan.disks[1]?.partitions[0]?.uuid}`);
+
+    const detached = await backend.detach(job, silentLogger);
+    const manifest = await createImage(store, "bios-debian12", detached, { plan, inventory, conversion: report as never });
+    expect(manifest.disks.map((d) => d.key)).toEqual(["system", "disk1", "disk2"]);
+    await expect(createImage(store, "bios-debian12", detached, { plan, inventory, conversion: null })).rejects.toMatchObject({ code: "Image.NameExists" });
+
+    const result = await verifyImage(store, "bios-debian12", { timeoutSeconds: 600 });
+    const consoleLog = readFileSync(result.consoleLogPath, "utf8");
+    expect(result.booted, consoleLog.slice(-3000)).toBe(true);
+    expect(result.mountedAll, consoleLog.slice(-3000)).toBe(true);
+    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk1,\S*/);
+    expect(consoleLog).toContain("/mnt/disk2");
+    expect(readManifest(store, "bios-debian12").verification.status).toBe("booted");
+
+    const findings = await checkImage(store, "bios-debian12");
+    expect(findings.filter((f) => f.severity === "Critical")).toEqual([]);
+  });
+});
