@@ -2,5 +2,6 @@
 export {};
 export * from "./config/index";
 export * from "./workdir";
+export * from "./transfer/index";
 export * from "./client-data";
 export * from "./progress";

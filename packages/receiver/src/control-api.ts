@@ -89,7 +89,7 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
 
   const refuse = async (): Promise<never> => {
     ctx.throttle.fail(address);
-    ctx.log.warn("control request refused: bad token", { address, method, path, tokenPresent: token !== undefined });
+    ctx.log.warn("control request refused: bad token", { address, method, path, credential: token === undefined ? "missing" : "wrong" });
     throw ctx.unauthorized();
   };
 

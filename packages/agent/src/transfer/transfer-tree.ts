@@ -1,0 +1,191 @@
+// The file-mode transfer of one source tree onto one target disk: walk once,
+// plan streams, run one rsync per stream through the tunnel, then a folder
+// metadata pass. Running it again after any interruption finishes the copy
+// (rsync's quick check plus the partial dir), and on a changed source it is
+// the incremental re-sync.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HoistError } from "@hoist/protocol";
+import { type Logger, silentLogger } from "@hoist/runtime";
+import { TUNNEL_ENV } from "@hoist/transport";
+import { killLeftovers, recordChildren } from "./leftovers";
+import { excludeRules, folderPassRules, planStreams, type StreamPlan, streamFilterRules } from "./plan-streams";
+import { buildRsyncArgs } from "./rsync-args";
+import { interpretRsyncExit } from "./rsync-exit";
+import { walkSource } from "./walk";
+
+export interface TransferProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the last few seconds. */
+  bytesPerSecond: number;
+  streams: number;
+}
+
+export interface TransferOptions {
+  source: string;
+  receiver: { host: string; dataPort: number; fingerprint: string };
+  jobId: string;
+  token: string;
+  /** Target disk module: "system" or "diskN". */
+  module: string;
+  /** Parallel rsync streams (default 4). */
+  streams?: number;
+  /** Total limit in KB/s, shared by the streams; 0 or undefined: none. */
+  bandwidthKBps?: number;
+  /** 0 (off) to 10. */
+  compression?: number;
+  checksum?: boolean;
+  /** rsync exclude patterns, relative to the source (e.g. "/dev/*"). */
+  excludes?: readonly string[];
+  /** Paths inside the source that are other filesystems to leave out (their folders stay, empty). */
+  skipPaths?: readonly string[];
+  /** argv that runs `hoist tunnel` (defaults to this process's node and script). */
+  tunnel?: readonly string[];
+  /** Where child pids are recorded so a rerun can stop leftovers. */
+  stateFile?: string;
+  onProgress?: (p: TransferProgress) => void;
+  logger?: Logger;
+  ioTimeoutSec?: number;
+}
+
+export interface TransferResult {
+  bytesTotal: number;
+  streams: number;
+  durationMs: number;
+  /** Some source files disappeared during the copy (rsync exit 24). */
+  vanishedFiles: boolean;
+  plan: StreamPlan[];
+}
+
+interface StreamRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: string | null; stderr: string }>;
+  bytes: number;
+}
+
+function startRsync(args: string[], env: NodeJS.ProcessEnv, usePdeathsig: boolean, onBytes: (n: number) => void): StreamRun {
+  // PR_SET_PDEATHSIG: if the agent dies (even by SIGKILL) its rsyncs die with it.
+  const child = usePdeathsig
+    ? spawn("setpriv", ["--pdeathsig", "KILL", "rsync", ...args], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] })
+    : spawn("rsync", args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  let pending = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    pending += c.toString("latin1");
+    const parts = pending.split(/[\r\n]/);
+    pending = parts.pop() ?? "";
+    for (const line of parts) {
+      const m = /^\s*([\d,]+)\s+\d+%/.exec(line);
+      if (m?.[1]) onBytes(Number(m[1].replace(/,/g, "")));
+    }
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr = (stderr + c.toString("utf8")).slice(-8000);
+  });
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+    child.on("error", (e) => resolve({ code: 127, signal: null, stderr: `${stderr}\n${e.message}` }));
+    child.on("close", (code, signal) => resolve({ code, signal, stderr }));
+  });
+  return { child, done, bytes: 0 };
+}
+
+export async function transferTree(options: TransferOptions): Promise<TransferResult> {
+  const started = Date.now();
+  const log = (options.logger ?? silentLogger).child({ jobId: options.jobId, disk: options.module });
+  if (!existsSync(options.source)) throw new HoistError("Transfer.NoSource", `the source ${options.source} does not exist`);
+  if (options.stateFile) {
+    const killed = killLeftovers(options.stateFile);
+    if (killed.length) log.warn("stopped rsync processes left by an earlier run", { pids: killed });
+  }
+  const streamsWanted = Math.max(1, Math.min(16, Math.floor(options.streams ?? 4)));
+  const excludes = options.excludes ?? [];
+  const skipPaths = options.skipPaths ?? [];
+  const walk = walkSource(options.source, { excludes, skipPaths });
+  const plan = planStreams(walk, { streams: streamsWanted });
+  log.info("transfer planned", { bytes: walk.totalBytes, entries: walk.totalEntries, streams: plan.length, units: plan.map((p) => p.units.length) });
+
+  const tunnel = options.tunnel ?? [process.execPath, process.argv[1] ?? "hoist", "tunnel"];
+  const env = {
+    ...process.env,
+    [TUNNEL_ENV]: JSON.stringify({ host: options.receiver.host, port: options.receiver.dataPort, fingerprint: options.receiver.fingerprint, jobId: options.jobId, token: options.token }),
+  };
+  const usePdeathsig = existsSync("/usr/bin/setpriv") || existsSync("/bin/setpriv");
+  const perStreamKBps = options.bandwidthKBps ? Math.max(1, Math.floor(options.bandwidthKBps / plan.length)) : undefined;
+  const common = excludeRules(excludes, skipPaths);
+  const work = mkdtempSync(join(tmpdir(), "hoist-transfer-"));
+  const argsFor = (filterFile: string, foldersOnly: boolean) =>
+    buildRsyncArgs({
+      source: options.source,
+      module: options.module,
+      filterFile,
+      tunnel,
+      bandwidthKBps: perStreamKBps,
+      compression: options.compression,
+      checksum: options.checksum,
+      ioTimeoutSec: options.ioTimeoutSec,
+      foldersOnly,
+    });
+
+  const runs: StreamRun[] = [];
+  let lastReport = 0;
+  const samples: { t: number; bytes: number }[] = [];
+  const report = (force: boolean) => {
+    if (!options.onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastReport < 500) return;
+    lastReport = now;
+    const done = Math.min(walk.totalBytes, runs.reduce((s, r) => s + r.bytes, 0));
+    samples.push({ t: now, bytes: done });
+    while (samples.length > 2 && now - samples[0]!.t > 5000) samples.shift();
+    const first = samples[0]!;
+    const speed = now > first.t ? ((done - first.bytes) * 1000) / (now - first.t) : 0;
+    options.onProgress({ bytesDone: done, bytesTotal: walk.totalBytes, bytesPerSecond: Math.max(0, speed), streams: plan.length });
+  };
+
+  try {
+    for (const p of plan) {
+      const filterFile = join(work, `stream-${p.index}.rules`);
+      writeFileSync(filterFile, `${streamFilterRules(plan, p.index, common).join("\0")}\0`, { mode: 0o600 });
+      const run = startRsync(argsFor(filterFile, false), env, usePdeathsig, (n) => {
+        run.bytes = n;
+        report(false);
+      });
+      runs.push(run);
+    }
+    if (options.stateFile) recordChildren(options.stateFile, runs.map((r) => r.child.pid).filter((p): p is number => p !== undefined));
+    const outcomes = (await Promise.all(runs.map((r) => r.done))).map((o) => interpretRsyncExit(o.code, o.signal, o.stderr));
+    const failed = outcomes.find((o) => !o.ok && o.error?.code === "Receiver.DiskFull") ?? outcomes.find((o) => !o.ok);
+    if (failed?.error) throw failed.error;
+    let vanished = outcomes.some((o) => o.vanished);
+    if (plan.length > 1) {
+      const filterFile = join(work, "folders.rules");
+      writeFileSync(filterFile, `${folderPassRules(common).join("\0")}\0`, { mode: 0o600 });
+      const pass = startRsync(argsFor(filterFile, true), env, usePdeathsig, () => {});
+      if (options.stateFile) recordChildren(options.stateFile, pass.child.pid ? [pass.child.pid] : []);
+      const o = await pass.done;
+      const outcome = interpretRsyncExit(o.code, o.signal, o.stderr);
+      if (!outcome.ok && outcome.error) throw outcome.error;
+      vanished ||= outcome.vanished;
+    }
+    for (const r of runs) r.bytes = walk.totalBytes / runs.length;
+    report(true);
+    const result = { bytesTotal: walk.totalBytes, streams: plan.length, durationMs: Date.now() - started, vanishedFiles: vanished, plan };
+    log.info("transfer finished", { bytes: result.bytesTotal, streams: result.streams, ms: result.durationMs });
+    return result;
+  } finally {
+    for (const r of runs) {
+      if (r.child.exitCode === null && r.child.signalCode === null && r.child.pid) {
+        try {
+          process.kill(-r.child.pid, "SIGTERM");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    if (options.stateFile) rmSync(options.stateFile, { force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
