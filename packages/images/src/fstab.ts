@@ -48,6 +48,8 @@ export function plannedFstabEntries(plan: TargetPlan): FstabEntry[] {
   return out.sort((a, b) => a.file.split("/").length - b.file.split("/").length || a.file.localeCompare(b.file));
 }
 
+const HEADER = "# Filesystems of the migrated disks, by UUID.";
+
 const fmt = (e: FstabEntry): string => [e.spec, e.file, e.vfstype, e.options, e.freq, e.passno].join("\t");
 
 /** The new fstab text for `plan`, keeping the source's comments and virtual mounts. */
@@ -57,6 +59,7 @@ export function rewriteFstab(oldText: string, plan: TargetPlan): string {
   const kept: string[] = [];
   for (const line of oldText.split("\n")) {
     const e = parseFstabLine(line);
+    if (line === HEADER) continue;
     if (!e) {
       if (line.trim() !== "" || kept.length > 0) kept.push(line);
       continue;
@@ -67,5 +70,5 @@ export function rewriteFstab(oldText: string, plan: TargetPlan): string {
   }
   while (kept.length > 0 && kept[kept.length - 1]?.trim() === "") kept.pop();
   const head = kept.length > 0 ? `${kept.join("\n")}\n\n` : "";
-  return `${head}# Filesystems of the migrated disks, by UUID.\n${planned.map(fmt).join("\n")}\n`;
+  return `${head}${HEADER}\n${planned.map(fmt).join("\n")}\n`;
 }
