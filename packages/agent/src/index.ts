@@ -5,3 +5,4 @@ export * from "./workdir";
 export * from "./transfer/index";
 export * from "./client-data";
 export * from "./progress";
+export * from "./check/index";
