@@ -3,7 +3,7 @@
 // migrated system from booting or being reached: fstab and grub.cfg naming
 // filesystems or files that are not there, an initramfs without virtio, no
 // bootloader, no DHCP.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageFinding } from "@hoist/protocol";
@@ -27,6 +27,17 @@ function critical(code: string, message: string, fix: string): ImageFinding {
 
 function warning(code: string, message: string, fix: string): ImageFinding {
   return { severity: "Warning", code, message, fix };
+}
+
+function firstSector(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(512);
+    readSync(fd, buf, 0, 512, 0);
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function read(path: string): string | null {
@@ -64,7 +75,7 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
       // Loop devices cannot read qcow2, so the check reads a sparse raw copy; the image files are never opened for writing.
       const raw = join(work, `${d.key}.raw`);
       await run("qemu-img", ["convert", "-f", d.format, "-O", "raw", imagePath(store, name, d.file), raw], { code: "Image.CheckFailed", timeoutMs: 60 * 60_000 });
-      if (d.key === "system") mbr = readFileSync(raw).subarray(0, 512);
+      if (d.key === "system") mbr = firstSector(raw);
       const table = JSON.parse((await run("sfdisk", ["-J", raw], { code: "Image.CheckFailed" })).stdout) as { partitiontable: { sectorsize?: number; partitions?: { start: number; size: number }[] } };
       const sector = table.partitiontable.sectorsize ?? 512;
       for (const p of table.partitiontable.partitions ?? []) {

@@ -32,7 +32,7 @@ export async function attachLoop(file: string, offset?: number, sizeLimit?: numb
 
 export async function loopInfo(device: string): Promise<LoopInfo | null> {
   try {
-    const r = await run("losetup", ["--list", "--json", "--bytes", "--output", "NAME,BACK-FILE,OFFSET,SIZELIMIT", device]);
+    const r = await run("losetup", ["--list", "--json", "--output", "NAME,BACK-FILE,OFFSET,SIZELIMIT", device]);
     const parsed = JSON.parse(r.stdout) as { loopdevices?: { name: string; "back-file": string | null; offset: number | string; sizelimit: number | string }[] };
     const d = parsed.loopdevices?.[0];
     if (!d?.["back-file"]) return null;
