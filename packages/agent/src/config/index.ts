@@ -2,3 +2,4 @@
 export { addMigrateOptions, type MigrateFlags, parseMigrateFlags } from "./flags";
 export { locateJsonError, parseConfigJson } from "./json-text";
 export { type MigrateConfig, migrateSecrets, type NetMode, parseDataDisksFlag, resolveMigrateConfig } from "./resolve";
+export { type PreparedMigration, prepareMigration } from "./prepare";
