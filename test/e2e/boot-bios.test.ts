@@ -75,6 +75,12 @@ describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
     const fstabStep = report.steps.find((s) => s.name === "fstab");
     expect(fstabStep?.diff).toContain(`UUID=${plan.disks[1]?.partitions[0]?.uuid}`);
 
+    await backend.detach(job, silentLogger);
+    expect((await run("losetup", ["-j", join(jobDir, "disks/system.raw")])).stdout.trim()).toBe("");
+    // A restarted receiver finds its disks detached: prepare must re-attach and re-mount them as they are, not format them.
+    await backend.prepare(job, silentLogger);
+    expect(readFileSync(join(mnt("disk1"), "hello.txt"), "utf8")).toBe("data disk one\n");
+    expect(readFileSync(join(mnt("system"), "boot/grub/grub.cfg"), "utf8")).toContain(`root=UUID=${plan.disks[0]?.partitions[0]?.uuid}`);
     const detached = await backend.detach(job, silentLogger);
     const manifest = await createImage(store, "bios-debian12", detached, { plan, inventory, conversion: report as never });
     expect(manifest.disks.map((d) => d.key)).toEqual(["system", "disk1", "disk2"]);

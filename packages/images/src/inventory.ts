@@ -103,7 +103,7 @@ function bootCapabilities(root: string): { bios: boolean; uefi: boolean } {
   return { bios, uefi };
 }
 
-async function treeInventory(root: string, opts: InventoryOptions): Promise<SourceInventory> {
+async function treeInventory(root: string, opts: InventoryOptions, measureTree = true): Promise<SourceInventory> {
   const osText = readText(join(root, "etc/os-release")) ?? readText(join(root, "usr/lib/os-release"));
   if (!osText) throw new HoistError("Inventory.NotARootTree", `${root} has no etc/os-release; it does not look like a Linux root filesystem.`, { fix: "Pass the folder that contains etc/, usr/ and boot/ of the source system." });
   const canBoot = bootCapabilities(root);
@@ -113,9 +113,10 @@ async function treeInventory(root: string, opts: InventoryOptions): Promise<Sour
       fix: `Install ${bootMode === "uefi" ? "grub-efi-amd64-bin" : "grub-pc-bin"} on the source, or choose the other boot mode.`,
     });
   }
-  const used = await usedBytesOf(root);
   const fsStat = statfsSync(root);
   const fsSize = fsStat.blocks * fsStat.bsize;
+  // The running machine's mounts are sized by the filesystem (df); walking all of "/" would take minutes.
+  const used = measureTree ? await usedBytesOf(root) : (fsStat.blocks - fsStat.bfree) * fsStat.bsize;
   const paths = await Promise.all((opts.paths ?? []).map(async (p) => ({ path: p, usedBytes: await usedBytesOf(p) })));
   const mounts: SourceMount[] = [{ mountPoint: "/", device: root, fs: "unknown", sizeBytes: fsSize, usedBytes: used }];
   return SourceInventorySchema.parse({
@@ -162,9 +163,10 @@ interface FindmntFs {
 const REAL_FS = new Set(["ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "f2fs", "jfs", "reiserfs"]);
 
 async function liveInventory(opts: InventoryOptions): Promise<SourceInventory> {
-  const tree = await treeInventory("/", { ...opts, bootMode: existsSync("/sys/firmware/efi") ? "uefi" : "bios", paths: [] }).catch(async (e: unknown) => {
+  const booted = existsSync("/sys/firmware/efi") ? "uefi" : "bios";
+  const tree = await treeInventory("/", { ...opts, bootMode: booted, paths: [] }, false).catch(async (e: unknown) => {
     // The running machine's boot mode is a fact; a missing GRUB package only matters to the plan.
-    if (e instanceof HoistError && e.code === "Inventory.BootModeUnsupported") return treeInventory("/", { ...opts, bootMode: existsSync("/sys/firmware/efi") ? "bios" : "uefi", paths: [] });
+    if (e instanceof HoistError && e.code === "Inventory.BootModeUnsupported") return treeInventory("/", { ...opts, bootMode: booted === "uefi" ? "bios" : "uefi", paths: [] }, false);
     throw e;
   });
   const lsblk = JSON.parse((await run("lsblk", ["-J", "-b", "-O"])).stdout) as { blockdevices: LsblkDevice[] };
@@ -202,6 +204,7 @@ async function liveInventory(opts: InventoryOptions): Promise<SourceInventory> {
   const paths = await Promise.all((opts.paths ?? []).map(async (p) => ({ path: p, usedBytes: await usedBytesOf(p) })));
   return SourceInventorySchema.parse({
     ...tree,
+    bootMode: booted,
     hostname: hostname(),
     disks,
     mounts,
