@@ -2,3 +2,4 @@
 // logger with redaction, and running real tools with argument arrays.
 export * from "./exec";
 export * from "./logger";
+export * from "./self";

@@ -1,0 +1,138 @@
+// The local provider's intermediate instance is a `hoist receiver` process on
+// this host with its own state folder (certificate, admin token, the jobs and
+// their target disks). It is started detached so that it outlives a killed
+// agent, exactly like a cloud instance would, and restarted from the same
+// folder when it is found dead.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { HoistError } from "@hoist/protocol";
+import { hoistCommand } from "@hoist/runtime";
+import type { IntermediateInstance } from "../provider";
+
+interface ReceiverFacts {
+  controlPort: number;
+  dataPort: number;
+  fingerprint: string;
+  pid: number;
+}
+
+export function newInstanceId(): string {
+  return `i-local-${randomBytes(6).toString("hex")}`;
+}
+
+function readFacts(stateDir: string): ReceiverFacts | null {
+  try {
+    const raw = JSON.parse(readFileSync(join(stateDir, "receiver.json"), "utf8")) as Partial<ReceiverFacts>;
+    if (typeof raw.controlPort !== "number" || typeof raw.dataPort !== "number" || typeof raw.fingerprint !== "string" || typeof raw.pid !== "number") return null;
+    return raw as ReceiverFacts;
+  } catch {
+    return null;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** GET /v1/health with the pinned fingerprint; true when the receiver answers. */
+export function receiverHealthy(host: string, port: number, fingerprint: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: "/v1/health", method: "GET", rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      const cert = (res.socket as import("node:tls").TLSSocket).getPeerCertificate?.();
+      const seen = cert?.raw ? createHash("sha256").update(cert.raw).digest("hex") : "";
+      res.resume();
+      resolve(res.statusCode === 200 && seen === fingerprint);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+}
+
+export interface ReceiverProcessOptions {
+  stateDir: string;
+  host?: string;
+  controlPort?: number;
+  dataPort?: number;
+  /** Milliseconds to wait for the receiver to become ready. */
+  readyTimeoutMs?: number;
+}
+
+/** Starts (or restarts) the receiver of an intermediate instance and waits until it answers. */
+export async function startReceiver(instanceId: string, options: ReceiverProcessOptions): Promise<IntermediateInstance> {
+  const host = options.host ?? "127.0.0.1";
+  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  const previous = readFacts(options.stateDir);
+  if (previous && pidAlive(previous.pid) && (await receiverHealthy(host, previous.controlPort, previous.fingerprint))) {
+    return describe(instanceId, host, options.stateDir, previous);
+  }
+  rmSync(join(options.stateDir, "receiver.json"), { force: true });
+  const [cmd, ...pre] = hoistCommand();
+  const logFd = openSync(join(options.stateDir, "receiver.log"), "a", 0o600);
+  const child = spawn(
+    cmd,
+    [
+      ...pre,
+      "receiver",
+      "--state-dir",
+      options.stateDir,
+      "--listen",
+      host,
+      "--control-port",
+      String(options.controlPort ?? 0),
+      "--data-port",
+      String(options.dataPort ?? 0),
+    ],
+    { detached: true, stdio: ["ignore", logFd, logFd] },
+  );
+  child.unref();
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  let exited: number | null = null;
+  child.once("exit", (code) => {
+    exited = code ?? 1;
+  });
+  while (Date.now() < deadline) {
+    const facts = readFacts(options.stateDir);
+    if (facts && facts.pid === child.pid && (await receiverHealthy(host, facts.controlPort, facts.fingerprint))) {
+      return describe(instanceId, host, options.stateDir, facts);
+    }
+    if (exited !== null) break;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  if (child.pid && pidAlive(child.pid)) process.kill(child.pid, "SIGKILL");
+  throw new HoistError("IntermediateInstance.StartFailed", `the receiver of intermediate instance ${instanceId} did not become ready`, {
+    fix: `See ${join(options.stateDir, "receiver.log")}.`,
+    retryable: true,
+  });
+}
+
+function describe(instanceId: string, host: string, stateDir: string, facts: ReceiverFacts): IntermediateInstance {
+  const tokenPath = join(stateDir, "admin.token");
+  if (!existsSync(tokenPath)) throw new HoistError("IntermediateInstance.Broken", `intermediate instance ${instanceId} has no admin token`, { fix: "Run again with --cleardata." });
+  return {
+    provider: "local",
+    instanceId,
+    host,
+    controlPort: facts.controlPort,
+    dataPort: facts.dataPort,
+    fingerprint: facts.fingerprint,
+    adminToken: readFileSync(tokenPath, "utf8").trim(),
+  };
+}
+
+/** Stops the receiver (SIGTERM, then SIGKILL) without touching its state folder. */
+export async function stopReceiver(stateDir: string): Promise<void> {
+  const facts = readFacts(stateDir);
+  if (!facts || !pidAlive(facts.pid)) return;
+  process.kill(facts.pid, "SIGTERM");
+  for (let i = 0; i < 100 && pidAlive(facts.pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (pidAlive(facts.pid)) process.kill(facts.pid, "SIGKILL");
+}

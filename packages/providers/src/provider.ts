@@ -1,0 +1,60 @@
+// A provider is the cloud an image lands in. Every provider implements this
+// one interface and passes the shared conformance suite; the one-shot
+// migration and the control plane only ever talk to a provider through it.
+import type { ImageVerification } from "./types";
+
+/** How the agent reaches an intermediate instance's receiver. */
+export interface IntermediateInstance {
+  provider: string;
+  instanceId: string;
+  host: string;
+  controlPort: number;
+  dataPort: number;
+  /** SHA-256 of the receiver's certificate (lowercase hex, no colons); the agent pins it. */
+  fingerprint: string;
+  /** Credential for creating jobs on the receiver. Never written to client_data or logs. */
+  adminToken: string;
+}
+
+export interface TargetDiskFile {
+  key: string;
+  /** Where the provider can read the finished disk (a raw file for the local provider). */
+  rawPath: string;
+  sizeBytes: number;
+}
+
+export interface CreateImageRequest {
+  name: string;
+  region: string;
+  disks: TargetDiskFile[];
+  /** Facts recorded with the image: boot mode, inventory summary, conversion report. */
+  bootMode: "bios" | "uefi";
+  sourceSummary: unknown;
+  conversionReport: unknown;
+}
+
+export interface ImageInfo {
+  name: string;
+  region: string;
+  createdAt: string;
+  disks: { key: string; virtualSizeBytes: number; format: string }[];
+  verification: ImageVerification;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Starts a new intermediate instance for one migration. */
+  createIntermediateInstance(request: { region: string; label: string }): Promise<IntermediateInstance>;
+  /**
+   * Finds an instance created earlier (after a crash or a rerun); restarts its receiver when the
+   * instance is there but the receiver is not. Null when the instance no longer exists (released).
+   */
+  findIntermediateInstance(instanceId: string): Promise<IntermediateInstance | null>;
+  releaseIntermediateInstance(instanceId: string): Promise<void>;
+  imageExists(name: string, region: string): Promise<boolean>;
+  createImage(request: CreateImageRequest): Promise<ImageInfo>;
+  /** Boots the image and proves it reaches multi-user with its filesystems mounted. */
+  verifyImage(name: string, region: string, options?: { timeoutSeconds?: number }): Promise<ImageVerification>;
+  listImages(region?: string): Promise<ImageInfo[]>;
+  deleteImage(name: string, region: string): Promise<void>;
+}
