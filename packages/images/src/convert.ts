@@ -9,7 +9,10 @@ import { type ConversionReport, type ConversionStep, HoistError, type SourceInve
 import type { Logger } from "@hoist/runtime";
 import type { JobTargets } from "./backend";
 import { withChroot } from "./chroot";
+import { partitionDevice } from "./disk-backend";
+import { fatAbsorb, fatPut } from "./esp";
 import { diskMountPath } from "./job-paths";
+import { isMounted } from "./loop";
 import { unifiedDiff } from "./file-diff";
 import { rewriteFstab } from "./fstab";
 import { KERNEL_CONSOLE, renderGrubCfg, rewriteDefaultGrub } from "./grub-config";
@@ -40,6 +43,10 @@ class Changes {
     if (!existsSync(join(this.root, path))) return;
     if (!this.before.has(path)) this.before.set(path, this.read(path));
     rmSync(join(this.root, path), { force: true });
+  }
+  readonly notes: string[] = [];
+  note(text: string): void {
+    this.notes.push(text);
   }
   async diff(): Promise<string> {
     const parts: string[] = [];
@@ -110,9 +117,22 @@ async function installBootloader(job: JobTargets, root: string, exec: Exec, chan
     rmSync(join(root, "boot/grub/hoist-core.img"), { force: true });
     detail = `GRUB for BIOS: boot.img in the MBR, core.img (${core.length} bytes) from sector 1, finding /boot by UUID ${bootPart.uuid}`;
   } else {
+    const staged = "/boot/grub/hoist-bootx64.efi";
+    await exec("grub-mkimage", [...mkimageArgs, "-o", staged, "efi_gop", "efi_uga", "all_video", ...COMMON_MODULES], { code: "Convert.BootloaderFailed" });
+    const efiDir = join(root, "boot/efi");
+    if (await isMounted(efiDir)) {
+      mkdirSync(join(efiDir, "EFI/BOOT"), { recursive: true });
+      cpSync(join(root, staged), join(efiDir, "EFI/BOOT/BOOTX64.EFI"));
+    } else {
+      const esp = partitionFor(plan, "/boot/efi");
+      const device = esp ? partitionDevice(job.jobDir, "system", esp.key) : null;
+      if (!device) throw new HoistError("Convert.BootloaderFailed", "The EFI system partition is not attached.", { fix: "Prepare the job's disks again, then convert." });
+      const moved = await fatAbsorb(device, efiDir);
+      await fatPut(device, join(root, staged), "/EFI/BOOT/BOOTX64.EFI");
+      if (moved.length > 0) changes.note(`moved ${moved.join(", ")} from the root filesystem's /boot/efi onto the ESP`);
+    }
+    rmSync(join(root, staged), { force: true });
     const efiPath = "/boot/efi/EFI/BOOT/BOOTX64.EFI";
-    mkdirSync(join(root, dirname(efiPath)), { recursive: true });
-    await exec("grub-mkimage", [...mkimageArgs, "-o", efiPath, "efi_gop", "efi_uga", "all_video", ...COMMON_MODULES], { code: "Convert.BootloaderFailed" });
     detail = `GRUB for UEFI at the removable-media path ${efiPath}, finding /boot by UUID ${bootPart.uuid}`;
   }
   const osName = parseOsRelease(changes.read("/etc/os-release") ?? changes.read("/usr/lib/os-release") ?? "").prettyName;
@@ -192,7 +212,8 @@ export async function convertTarget(job: JobTargets, inventory: SourceInventory 
         const diff = await changes.diff();
         const entry: ConversionStep = { name, ok: true };
         if (diff) entry.diff = diff;
-        if (detail) entry.detail = detail;
+        const notes = [detail, ...changes.notes].filter(Boolean).join("; ");
+        if (notes) entry.detail = notes;
         report.steps.push(entry);
         save();
       } catch (e) {

@@ -11,7 +11,7 @@ import { type Logger, run } from "@hoist/runtime";
 import type { JobTargets, PreparedDisk, TargetBackend } from "./backend";
 import { convertTarget } from "./convert";
 import { diskMountPath } from "./job-paths";
-import { attachLoop, detachLoop, loopInfo, mountDevice, unmount } from "./loop";
+import { attachLoop, detachLoop, kernelHasFs, loopInfo, mountDevice, unmount } from "./loop";
 
 const GiB = 1024 ** 3;
 const ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -36,6 +36,11 @@ interface JobState {
 
 function statePath(jobDir: string): string {
   return join(jobDir, "state.json");
+}
+
+/** The loop device currently holding a partition of a prepared disk. */
+export function partitionDevice(jobDir: string, diskKey: string, partKey: string): string | null {
+  return readJobState(jobDir).disks[diskKey]?.partitions[partKey]?.loop ?? null;
 }
 
 export function readJobState(jobDir: string): JobState {
@@ -159,6 +164,10 @@ async function prepareDisk(jobDir: string, disk: TargetDisk, state: JobState, lo
         if (isNoSpace(e)) throw diskFull(`${part.fs} on ${part.key}`, e);
         throw e;
       }
+    }
+    if (part.fs === "vfat" && !kernelHasFs("vfat")) {
+      log.warn("this kernel cannot mount vfat; the ESP is written with mtools during conversion", { partition: part.key });
+      continue;
     }
     await mountDevice(device, join(mountPath, relativeMount(disk, part)));
   }

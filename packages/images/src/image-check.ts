@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { ImageFinding } from "@hoist/protocol";
 import { run } from "@hoist/runtime";
 import { parseFstab } from "./fstab";
+import { fatHas } from "./esp";
 import { imagePath, readManifest } from "./image-store";
 import { listInitramfs, virtioIn } from "./initramfs";
 import { attachLoop, detachLoop, mountDevice, unmount } from "./loop";
@@ -105,8 +106,8 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
     }
     let bootDir = join(root, "boot");
     if (byMount.has("/boot") && (await mountFs("/boot", join(work, "boot")))) bootDir = join(work, "boot");
-    const efiDir = join(work, "efi");
-    const hasEfi = byMount.has("/boot/efi") && (await mountFs("/boot/efi", efiDir));
+    const espUuid = byMount.get("/boot/efi")?.uuid.toLowerCase();
+    const esp = espUuid ? attached.find((a) => a.uuid.toLowerCase() === espUuid) : undefined;
 
     const fstab = read(join(root, "etc/fstab")) ?? "";
     for (const e of parseFstab(fstab)) {
@@ -157,7 +158,7 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
 
     if (manifest.bootMode === "bios") {
       if (!mbr || mbr.subarray(0, 440).every((b) => b === 0)) findings.push(critical("Image.NoBootloader", "The system disk's MBR holds no boot code.", "Install GRUB for BIOS on the system disk."));
-    } else if (!hasEfi || !existsSync(join(efiDir, "EFI/BOOT/BOOTX64.EFI"))) {
+    } else if (!esp || !(await fatHas(esp.loop, "/EFI/BOOT/BOOTX64.EFI"))) {
       findings.push(critical("Image.NoBootloader", "The EFI system partition has no EFI/BOOT/BOOTX64.EFI.", "Install GRUB EFI at the removable-media path."));
     }
     return findings;

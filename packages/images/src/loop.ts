@@ -1,7 +1,7 @@
 // Loop devices and mounts. This kernel shows no partition nodes for a loop
 // device, so each partition is attached on its own (offset + sizelimit), and
 // we only ever detach devices we attached ourselves.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { HoistError } from "@hoist/protocol";
 import { run } from "@hoist/runtime";
 
@@ -68,5 +68,14 @@ export async function unmount(dir: string): Promise<void> {
       if (attempt >= 5) throw new HoistError("Disk.UnmountFailed", `Could not unmount ${dir}: ${(e as Error).message}`, { fix: `Stop processes using ${dir} (fuser -m ${dir}) and retry.`, retryable: true });
       await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
     }
+  }
+}
+
+/** Whether the running kernel can mount `fs` (some kernels are built without vfat). */
+export function kernelHasFs(fs: string): boolean {
+  try {
+    return readFileSync("/proc/filesystems", "utf8").split("\n").some((l) => l.trim().split(/\s+/).pop() === fs);
+  } catch {
+    return false;
   }
 }
