@@ -1,10 +1,11 @@
-// The file-level data plane end to end: a real `hoist receiver` process, jobs
-// made through its control API, fidelity trees copied through the TLS tunnel
+// The file-level data plane end to end: a real `hoist receiver` process with
+// the disk backend (ext4 on loop devices), jobs made through its control API,
+// fidelity trees copied through the TLS tunnel
 // with one and with four rsync streams, kill -9 of the agent and of the
 // receiver mid-transfer, and an incremental re-sync. Copies are checked by an
 // independent comparer.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
@@ -43,7 +44,7 @@ interface ReceiverProcess {
 }
 
 async function startReceiverProcess(): Promise<ReceiverProcess> {
-  const proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "dir", "--log-level", "warn"], {
+  const proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "disk", "--log-level", "warn"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
@@ -64,6 +65,7 @@ async function startReceiverProcess(): Promise<ReceiverProcess> {
 
 let receiver: ReceiverProcess;
 let runnerPath: string;
+const jobs: CreateJobResponse[] = [];
 
 function adminClient() {
   const token = readFileSync(join(stateDir, "admin.token"), "utf8").trim();
@@ -71,7 +73,11 @@ function adminClient() {
 }
 
 async function newJob(): Promise<CreateJobResponse & { target: string }> {
-  const job = await adminClient().json<CreateJobResponse>("POST", "/v1/jobs", { plan: PLAN, label: "data-plane" });
+  // The disk backend formats each partition with the UUID the plan chose.
+  const plan = structuredClone(PLAN);
+  plan.disks[0]!.partitions[0]!.uuid = randomUUID();
+  const job = await adminClient().json<CreateJobResponse>("POST", "/v1/jobs", { plan, label: "data-plane" });
+  jobs.push(job);
   const client = createControlClient({ host: "127.0.0.1", port: receiver.ready.controlPort, fingerprint: receiver.ready.fingerprint, token: job.token });
   const prepared = await client.json<{ disks: { key: string; mountPath: string }[] }>("POST", `/v1/jobs/${job.jobId}/prepare`);
   return { ...job, target: prepared.disks[0]!.mountPath };
@@ -167,7 +173,15 @@ try {
   receiver = await startReceiverProcess();
 });
 
+/** DELETE releases the job's disks: unmounts, detaches its loop devices, removes the raw files. */
+async function releaseJob(job: CreateJobResponse): Promise<void> {
+  const client = createControlClient({ host: "127.0.0.1", port: receiver.ready.controlPort, fingerprint: receiver.ready.fingerprint, token: job.token });
+  await client.json("DELETE", `/v1/jobs/${job.jobId}`);
+  jobs.splice(jobs.indexOf(job), 1);
+}
+
 afterAll(async () => {
+  for (const job of [...jobs]) await releaseJob(job).catch((e: unknown) => console.error(`could not release ${job.jobId}:`, e));
   await receiver?.stop();
   rmSync(base, { recursive: true, force: true });
 });
@@ -226,7 +240,7 @@ describe("data plane", () => {
     const final = startAgent(transferOptions(big, job, { streams: 4, stateFile }));
     expect(await final.result).toEqual({ done: true });
     expect(compareTrees(big, job.target)).toEqual([]);
-    rmSync(job.target, { recursive: true, force: true });
+    await releaseJob(job);
   });
 
   it("ends in an exact copy after the receiver is killed with SIGKILL three times", async () => {

@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import * as images from "@hoist/images";
-import type { TargetBackend } from "@hoist/images";
+import { createDiskBackend } from "@hoist/images";
 import { HoistError } from "@hoist/protocol";
 import { createDirectoryBackend, startReceiver } from "@hoist/receiver";
 import { createLogger, type LogLevel } from "@hoist/runtime";
@@ -11,15 +10,6 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HoistError("Config.InvalidPort", `"${value}" is not a port number (0–65535, 0 picks a free one)`);
   return n;
-}
-
-function diskBackend(): TargetBackend {
-  // The disk backend is looked up by name so this command also builds while it is missing.
-  const create = (images as Record<string, unknown>)["createDiskBackend"];
-  if (typeof create !== "function") {
-    throw new HoistError("Receiver.BackendUnavailable", "this build has no disk target backend", { fix: "Run with --target-backend dir." });
-  }
-  return (create as () => TargetBackend)();
 }
 
 export function registerReceiverCommand(program: Command): void {
@@ -37,7 +27,7 @@ export function registerReceiverCommand(program: Command): void {
       '\nWhen ready it prints one JSON line on stdout:\n  {"event":"ready","controlPort":…,"dataPort":…,"fingerprint":"<sha256 of the certificate>","pid":…}\nand writes the same facts to <state-dir>/receiver.json. The admin token is in <state-dir>/admin.token.',
     )
     .action(async (opts: { stateDir: string; controlPort: number; dataPort: number; listen: string; targetBackend: "disk" | "dir"; logLevel: LogLevel }) => {
-      const backend = opts.targetBackend === "dir" ? createDirectoryBackend() : diskBackend();
+      const backend = opts.targetBackend === "dir" ? createDirectoryBackend() : createDiskBackend();
       const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel, file: join(opts.stateDir, "receiver.log") });
       const receiver = await startReceiver({
         stateDir: opts.stateDir,
