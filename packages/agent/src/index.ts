@@ -6,3 +6,4 @@ export * from "./transfer/index";
 export * from "./client-data";
 export * from "./progress";
 export * from "./check/index";
+export * from "./migrate";

@@ -1,7 +1,8 @@
 // A provider is the cloud an image lands in. Every provider implements this
 // one interface and passes the shared conformance suite; the one-shot
 // migration and the control plane only ever talk to a provider through it.
-import type { ImageVerification } from "./types";
+import type { SourceInventory, TargetPlan } from "@hoist/protocol";
+import type { ImageVerification } from "@hoist/protocol";
 
 /** How the agent reaches an intermediate instance's receiver. */
 export interface IntermediateInstance {
@@ -27,10 +28,10 @@ export interface CreateImageRequest {
   name: string;
   region: string;
   disks: TargetDiskFile[];
-  /** Facts recorded with the image: boot mode, inventory summary, conversion report. */
-  bootMode: "bios" | "uefi";
-  sourceSummary: unknown;
-  conversionReport: unknown;
+  /** Facts recorded with the image: its layout, the source inventory and the conversion report. */
+  plan: TargetPlan;
+  inventory: SourceInventory;
+  conversion: unknown;
 }
 
 export interface ImageInfo {

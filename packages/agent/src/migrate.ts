@@ -1,0 +1,225 @@
+// The one-shot migration (`hoist migrate`, go2aliyun_client's job): from a
+// validated configuration to a verified image, through an intermediate
+// instance that a provider runs. Every stage is safe to run again, so a rerun
+// after any crash simply walks the stages from the start: preparing disks is
+// idempotent, the copy is an incremental re-sync, conversion and image
+// creation are redone from the copied disks. client_data remembers what
+// exists (the intermediate instance, the job) so nothing is created twice.
+import { join } from "node:path";
+import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
+import { collectInventory, makePlan, type PlanSettings } from "@hoist/images";
+import type { IntermediateInstance, Provider } from "@hoist/providers";
+import type { Logger } from "@hoist/runtime";
+import { createControlClient } from "@hoist/transport";
+import { type ClientData, clearClientData, loadClientData, loadClientToken, resumeOrStart, saveClientData, saveClientToken, updateDisk } from "./client-data";
+import type { PreparedMigration } from "./config/index";
+import type { ProgressReporter } from "./progress";
+import { transferTree } from "./transfer/index";
+
+export interface MigrateRunOptions {
+  prepared: PreparedMigration;
+  provider: Provider;
+  log: Logger;
+  progress: ProgressReporter;
+  /** Boot the image before saying the migration finished (default true). */
+  verify?: boolean;
+  verifyTimeoutSeconds?: number;
+  /** Stop after the copy; the target disks stay on the intermediate instance. */
+  copyOnly?: boolean;
+  /** Secrets that must never reach client_data. */
+  secrets?: string[];
+  /** Told about each milestone in plain words. */
+  say?: (line: string) => void;
+}
+
+export interface MigrateOutcome {
+  imageName: string;
+  /** "copied" for --copy-only, "finished" when the image exists (and booted, unless verification was skipped). */
+  result: "copied" | "finished" | "already-finished";
+  bootSeconds?: number;
+  verified: boolean;
+}
+
+/** Key of a data disk in client_data for plan disk "diskN". */
+const clientKey = (planKey: string): string => (planKey === "system" ? "system" : planKey.replace(/^disk/, "data"));
+
+/** Releases what an earlier run created and forgets it (--cleardata). */
+export async function clearMigrationData(workdir: string, provider: Provider, log: Logger): Promise<string | null> {
+  let data: ClientData | undefined;
+  try {
+    data = loadClientData(workdir);
+  } catch (e) {
+    log.warn("client_data was unreadable; clearing it anyway", { error: String(e) });
+  }
+  const instanceId = data?.intermediateInstance?.instanceId ?? null;
+  if (instanceId && data?.intermediateInstance?.provider === provider.name) {
+    await provider.releaseIntermediateInstance(instanceId);
+    log.info("released the intermediate instance of the previous run", { instanceId });
+  }
+  clearClientData(workdir);
+  return instanceId;
+}
+
+function planSettings(prepared: PreparedMigration, inventory: SourceInventory): PlanSettings {
+  const s = prepared.config.settings;
+  return {
+    ...(s.boot_mode === "auto" ? {} : { bootMode: s.boot_mode }),
+    systemDiskGiB: s.system_disk_size,
+    fs: s.filesystem,
+    dataDisks: s.data_disks.map((d) => {
+      // The inventory measured each data disk's folder inside the source root.
+      const usedBytes = inventory.paths.find((p) => p.path === join(prepared.config.sourceRoot, d.src_path))?.usedBytes ?? 0;
+      return {
+        index: d.data_disk_index,
+        sizeGiB: d.data_disk_size ?? Math.max(20, Math.ceil((usedBytes * 1.2) / 2 ** 30) + 1),
+        srcPath: d.src_path,
+        usedBytes,
+      };
+    }),
+  };
+}
+
+export async function runMigration(options: MigrateRunOptions): Promise<MigrateOutcome> {
+  const { prepared, provider, log, progress } = options;
+  const say = options.say ?? (() => undefined);
+  const { config } = prepared;
+  const settings = config.settings;
+  const workdir = config.workdir;
+  const secrets = options.secrets ?? [];
+  const region = settings.region_id;
+
+  let { data, resumed } = resumeOrStart(workdir, settings);
+  if (data.stage === "Finished") {
+    say(`The migration recorded in client_data already finished: image ${data.imageName}. Run with --cleardata to start a new one.`);
+    return { imageName: data.imageName, result: "already-finished", verified: false };
+  }
+  const save = () => {
+    data = saveClientData(workdir, data, secrets);
+  };
+
+  // --- PrepareForRsync: inventory, plan, intermediate instance, target disks.
+  progress.stage("PrepareForRsync", resumed ? "Resuming the migration recorded in client_data." : "Preparing the migration.");
+  const srcPaths = settings.data_disks.map((d) => join(config.sourceRoot, d.src_path));
+  const inventory = await collectInventory(config.sourceRoot, {
+    ...(settings.boot_mode === "auto" ? {} : { bootMode: settings.boot_mode }),
+    paths: srcPaths,
+  });
+  log.info("inventory", { os: inventory.os, bootMode: inventory.bootMode, usedBytes: inventory.usedBytes });
+  const plan: TargetPlan = makePlan(inventory, planSettings(prepared, inventory));
+  log.info("plan", { bootMode: plan.bootMode, disks: plan.disks.map((d) => ({ key: d.key, sizeGiB: d.sizeGiB, usedBytes: d.usedBytes })) });
+
+  const ours = data.imageId === settings.image_name;
+  if (!ours && (await provider.imageExists(settings.image_name, region))) {
+    throw new HoistError("Image.NameExists", `an image named ${settings.image_name} already exists in region ${region}`, {
+      fix: "Choose another image_name (or --imagename), or delete the old image with hoist image rm.",
+    });
+  }
+
+  let instance: IntermediateInstance | null = null;
+  if (data.intermediateInstance) {
+    instance = await provider.findIntermediateInstance(data.intermediateInstance.instanceId);
+    if (!instance) {
+      throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${data.intermediateInstance.instanceId} recorded in client_data no longer exists`, {
+        fix: "It was released or deleted. Run hoist migrate --cleardata to start the migration again with a new one.",
+      });
+    }
+  } else {
+    instance = await provider.createIntermediateInstance({ region, label: settings.image_name });
+    data = { ...data, intermediateInstance: { provider: provider.name, instanceId: instance.instanceId, host: instance.host, controlPort: instance.controlPort, dataPort: instance.dataPort, fingerprint: instance.fingerprint } };
+    save();
+    say(`Intermediate instance ${instance.instanceId} is running.`);
+  }
+  // A restarted receiver may listen on new ports; keep client_data current.
+  data = { ...data, intermediateInstance: { provider: provider.name, instanceId: instance.instanceId, host: instance.host, controlPort: instance.controlPort, dataPort: instance.dataPort, fingerprint: instance.fingerprint } };
+  secrets.push(instance.adminToken);
+
+  const endpoint = { host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint };
+  let token = loadClientToken(workdir);
+  if (!data.jobId || !token) {
+    const admin = createControlClient({ ...endpoint, token: instance.adminToken });
+    const created = await admin.json<{ jobId: string; token: string }>("POST", "/v1/jobs", { plan, label: settings.image_name });
+    token = created.token;
+    saveClientToken(workdir, token);
+    data = { ...data, jobId: created.jobId };
+    save();
+  }
+  secrets.push(token);
+  const jobId = data.jobId!;
+  const job = createControlClient({ ...endpoint, token, timeoutMs: 30 * 60_000 });
+  await job.json("POST", `/v1/jobs/${jobId}/prepare`, {});
+  save();
+
+  // --- DoRsync: each disk's tree through TLS into its target filesystem.
+  data = { ...data, stage: "DoRsync" };
+  save();
+  progress.stage("DoRsync", `Copying ${plan.disks.length} disk(s) to the intermediate instance.`);
+  const totalBytes = plan.disks.reduce((n, d) => n + d.usedBytes, 0);
+  let doneBefore = 0;
+  let vanished = false;
+  for (const disk of plan.disks) {
+    const key = clientKey(disk.key);
+    const source = disk.key === "system" ? config.sourceRoot : join(config.sourceRoot, disk.sourcePath);
+    const index = disk.key === "system" ? 0 : Number(disk.key.slice(4));
+    const excludes = disk.key === "system" ? prepared.excludes.system : (prepared.excludes.dataDisks[index] ?? []);
+    if (data.disks.some((d) => d.key === key)) data = updateDisk(data, key, { state: "copying" });
+    save();
+    const result = await transferTree({
+      source,
+      receiver: { host: instance.host, dataPort: instance.dataPort, fingerprint: instance.fingerprint },
+      jobId,
+      token,
+      module: disk.key,
+      streams: settings.parallel_streams,
+      bandwidthKBps: settings.bandwidth_limit,
+      compression: settings.compression_level,
+      checksum: settings.checksum,
+      excludes,
+      stateFile: join(workdir, `.transfer_${disk.key}.json`),
+      logger: log.child({ disk: disk.key }),
+      onProgress: (p) => progress.bytes(doneBefore + p.bytesDone, Math.max(totalBytes, doneBefore + p.bytesTotal)),
+    });
+    vanished ||= result.vanishedFiles;
+    doneBefore += result.bytesTotal;
+    if (data.disks.some((d) => d.key === key)) data = updateDisk(data, key, { state: "done", bytesDone: result.bytesTotal, bytesTotal: result.bytesTotal });
+    save();
+    log.info("disk copied", { disk: disk.key, bytes: result.bytesTotal, ms: result.durationMs, streams: result.streams });
+  }
+  if (vanished) say("Some files changed or vanished on the source during the copy; run hoist migrate again to bring the target up to date.");
+  if (options.copyOnly) {
+    say(`Copied. The target disks stay on intermediate instance ${instance.instanceId}; run again to re-sync, or without --copy-only to make the image.`);
+    return { imageName: settings.image_name, result: "copied", verified: false };
+  }
+
+  // --- CreateImage: make it bootable, turn the disks into an image, prove it boots.
+  data = { ...data, stage: "CreateImage" };
+  save();
+  progress.stage("CreateImage", "Converting the copy for the new hypervisor.");
+  const converted = await job.json<{ report: unknown }>("POST", `/v1/jobs/${jobId}/convert`, { inventory });
+  const detached = await job.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${jobId}/detach`, {});
+  if (ours && (await provider.imageExists(settings.image_name, region))) await provider.deleteImage(settings.image_name, region);
+  data = { ...data, imageId: settings.image_name };
+  save();
+  say(`Creating image ${settings.image_name}.`);
+  await provider.createImage({ name: settings.image_name, region, disks: detached.disks, plan, inventory, conversion: converted.report });
+
+  let bootSeconds: number | undefined;
+  const verify = options.verify ?? true;
+  if (verify) {
+    say(`Booting image ${settings.image_name} to prove it works (this takes a few minutes without KVM).`);
+    const v = await provider.verifyImage(settings.image_name, region, { timeoutSeconds: options.verifyTimeoutSeconds ?? 900 });
+    if (v.status !== "booted") {
+      throw new HoistError("Image.VerifyFailed", `image ${settings.image_name} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
+        fix: `Read the console log ${v.consoleLog ?? ""} and run hoist image check ${settings.image_name}. The intermediate instance is kept; fix the cause and run hoist migrate again.`,
+        details: { reachedMultiUser: v.reachedMultiUser, mountedAll: v.mountedAll },
+      });
+    }
+    bootSeconds = v.bootSeconds;
+    say(`Image ${settings.image_name} booted to multi-user in ${Math.round(v.bootSeconds ?? 0)} s with all filesystems mounted.`);
+  }
+
+  // --- Clean up: the intermediate instance goes away only on success.
+  await provider.releaseIntermediateInstance(instance.instanceId);
+  data = { ...data, stage: "Finished" };
+  save();
+  return { imageName: settings.image_name, result: "finished", verified: verify, ...(bootSeconds === undefined ? {} : { bootSeconds }) };
+}

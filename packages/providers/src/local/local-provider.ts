@@ -1,0 +1,112 @@
+// The local provider: the default, needing no account. An intermediate
+// instance is a `hoist receiver` process on this host with its own state
+// folder; target disks are sparse raw files; an image is qcow2 files plus a
+// manifest in the image store; an instance is a QEMU VM.
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type ConversionReport, HoistError, type ImageManifest } from "@hoist/protocol";
+import { createImage, defaultImageStore, listImages, readManifest, removeImage, verifyImage } from "@hoist/images";
+import { type Logger, silentLogger } from "@hoist/runtime";
+import { createControlClient } from "@hoist/transport";
+import type { CreateImageRequest, ImageInfo, IntermediateInstance, Provider } from "../provider";
+import { newInstanceId, startReceiver, stopReceiver } from "./receiver-process";
+
+export interface LocalProviderOptions {
+  /** Where intermediate instances keep their state (default $HOIST_HOME or /var/lib/hoist). */
+  home?: string;
+  /** Image store folder (default $HOIST_IMAGE_STORE or /var/lib/hoist/images). */
+  imageStore?: string;
+  logger?: Logger;
+}
+
+export function defaultHoistHome(): string {
+  return process.env["HOIST_HOME"] ?? "/var/lib/hoist";
+}
+
+function info(m: ImageManifest): ImageInfo {
+  return {
+    name: m.name,
+    region: m.region,
+    createdAt: m.createdAt,
+    disks: m.disks.map((d) => ({ key: d.key, virtualSizeBytes: d.virtualSizeBytes, format: d.format })),
+    verification: m.verification,
+  };
+}
+
+export function createLocalProvider(options: LocalProviderOptions = {}): Provider & { readonly imageStore: string; instanceDir(id: string): string } {
+  const home = options.home ?? defaultHoistHome();
+  const imageStore = options.imageStore ?? defaultImageStore();
+  const log = options.logger ?? silentLogger;
+  const instanceDir = (id: string): string => {
+    if (!/^i-local-[0-9a-f]{12}$/.test(id)) throw new HoistError("IntermediateInstance.InvalidId", `not a local intermediate instance id: ${id}`);
+    return join(home, "instances", id);
+  };
+
+  async function releaseJobs(instance: IntermediateInstance): Promise<void> {
+    // Jobs own loop devices and mounts; the receiver frees them when a job is deleted.
+    const jobsDir = join(instanceDir(instance.instanceId), "jobs");
+    if (!existsSync(jobsDir)) return;
+    const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 300_000 });
+    for (const jobId of readdirSync(jobsDir)) {
+      const res = await admin.call("DELETE", `/v1/jobs/${jobId}`);
+      if (res.status >= 300 && res.status !== 404) log.warn("could not release a job on the intermediate instance", { jobId, status: res.status });
+    }
+  }
+
+  return {
+    name: "local",
+    imageStore,
+    instanceDir,
+
+    async createIntermediateInstance({ label }) {
+      const id = newInstanceId();
+      log.info("starting intermediate instance", { instanceId: id, label });
+      return startReceiver(id, { stateDir: instanceDir(id) });
+    },
+
+    async findIntermediateInstance(instanceId) {
+      const dir = instanceDir(instanceId);
+      if (!existsSync(join(dir, "admin.token"))) return null;
+      return startReceiver(instanceId, { stateDir: dir });
+    },
+
+    async releaseIntermediateInstance(instanceId) {
+      const dir = instanceDir(instanceId);
+      if (!existsSync(dir)) return;
+      const instance = await startReceiver(instanceId, { stateDir: dir }).catch(() => null);
+      if (instance) await releaseJobs(instance);
+      await stopReceiver(dir);
+      rmSync(dir, { recursive: true, force: true });
+      log.info("released intermediate instance", { instanceId });
+    },
+
+    async imageExists(name, region) {
+      return listImages(imageStore).some((m) => m.name === name && m.region === region);
+    },
+
+    async createImage(request: CreateImageRequest) {
+      const manifest = await createImage(
+        imageStore,
+        request.name,
+        request.disks.map((d) => ({ key: d.key, rawPath: d.rawPath, sizeBytes: d.sizeBytes, mountPath: "" })),
+        { region: request.region, plan: request.plan, inventory: request.inventory, conversion: (request.conversion ?? null) as ConversionReport | null },
+      );
+      return info(manifest);
+    },
+
+    async verifyImage(name, _region, opts) {
+      await verifyImage(imageStore, name, { timeoutSeconds: opts?.timeoutSeconds, log });
+      return readManifest(imageStore, name).verification;
+    },
+
+    async listImages(region) {
+      return listImages(imageStore)
+        .filter((m) => region === undefined || m.region === region)
+        .map(info);
+    },
+
+    async deleteImage(name) {
+      removeImage(imageStore, name);
+    },
+  };
+}

@@ -1,8 +1,0 @@
-export interface ImageVerification {
-  status: "unverified" | "booted" | "failed";
-  bootSeconds?: number;
-  reachedMultiUser?: boolean;
-  mountedAll?: boolean;
-  consoleLogPath?: string;
-  reason?: string;
-}
