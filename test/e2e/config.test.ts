@@ -1,8 +1,10 @@
-// The go2aliyun_client-compatible front end of a migration, on real workdirs:
+// The go2aliyun_client-compatible front end of a migration, on real workdirs
+// and through the built `hoist migrate`:
 // bad user_config.json files and flags are refused with their stable codes
 // before anything is created, and a good one resumes or refuses changed disk
 // settings through client_data exactly as the seed's FAQ describes.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -18,9 +20,14 @@ import {
 import { type ConfigProblem, isHoistError } from "@hoist/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+const ROOT = join(import.meta.dirname, "../..");
+const HOIST = join(ROOT, "apps/hoist/bin/hoist");
+
 let base: string;
 beforeAll(() => {
   base = mkdtempSync(join(tmpdir(), "hoist-e2e-config-"));
+  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
+  expect(build.status, build.stderr).toBe(0);
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
@@ -159,3 +166,56 @@ describe("a good workdir", () => {
 function readFileSyncSafe(path: string): string {
   return statSync(path).isDirectory() ? "" : readFileSync(path, "utf8");
 }
+
+describe("hoist migrate (the built CLI) validates before anything else", () => {
+  function migrate(dir: string, argv: string[]) {
+    // Intermediate instances and images would land here; a refused run must leave both untouched.
+    const home = join(dir, "..", `${dir.split("/").pop()}-home`);
+    const store = join(dir, "..", `${dir.split("/").pop()}-images`);
+    const before = listing(dir);
+    const r = spawnSync(HOIST, ["migrate", "--workdir", dir, "--source-root", base, "--noenterkey", "--nocheckversion", ...argv], {
+      encoding: "utf8",
+      env: { ...process.env, HOIST_HOME: home, HOIST_IMAGE_STORE: store },
+      timeout: 60_000,
+    });
+    expect(listing(dir)).toEqual(before);
+    expect(existsSync(home)).toBe(false);
+    expect(existsSync(store)).toBe(false);
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+  }
+
+  it("refuses a JSON syntax error with its line and column", () => {
+    const r = migrate(workdir('{\n    "image_name": "img"\n    "system_disk_size": 40\n}'), []);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Error Config.InvalidJson:");
+    expect(r.stderr).toContain("line 3, column 5");
+  });
+
+  it("prints every problem's code from the file and the flags", () => {
+    const r = migrate(workdir({ ...seedLinux, system_disk_size: 10, platform: "centos" }), ["--datadisks=1|100|/mnt/disk1;2|150", "--bandwidthlimit=fast"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Error Config.Invalid: The migration settings have 4 problems:");
+    for (const code of ["Config.InvalidSystemDiskSize", "Config.InvalidPlatform", "Config.InvalidDataDisksFlag", "Config.InvalidBandwidthLimit"]) expect(r.stderr).toContain(`  ${code}: `);
+    expect(r.stderr).toContain("--bandwidthlimit: bandwidth_limit must be an integer");
+    expect(r.stderr).toContain("Nothing was copied or created.");
+  });
+
+  it("refuses a data disk on a system directory and a bad image name given as flags", () => {
+    const r = migrate(workdir(seedLinux), ["--imagename=-bad", "--datadisks=1|100|/usr"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("  Config.InvalidImageName: --imagename: image_name must be");
+    expect(r.stderr).toContain("  Config.InvalidSrcPath: --datadisks: data_disks[0].src_path cannot be /root or a system directory");
+  });
+
+  it("refuses an exclude pattern with ..", () => {
+    const r = migrate(workdir(seedLinux, { "rsync_excludes_linux.txt": "/var/../etc\n" }), []);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Error Config.InvalidExclude:");
+  });
+
+  it("refuses a misspelt flag", () => {
+    const r = migrate(workdir(seedLinux), ["--imagenme=x"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("unknown option '--imagenme=x'");
+  });
+});
