@@ -2,6 +2,7 @@
 // purpose, each the way real migrations go wrong: an fstab UUID that is not
 // there, grub.cfg naming a kernel that is not there, an initramfs without
 // virtio drivers, no DHCP configuration.
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ import type { ConversionReport, SourceInventory, TargetPlan } from "@hoist/proto
 import { run, silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianFixture } from "../helpers/debian-fixture";
+
+const HOIST = join(import.meta.dirname, "../../apps/hoist/bin/hoist");
 
 describe("hoist image check", () => {
   const work = mkdtempSync(join(tmpdir(), "hoist-image-check-"));
@@ -121,5 +124,31 @@ describe("hoist image check", () => {
   it("keeps the store consistent: every image listed, the good one still unverified and untouched", () => {
     expect(listImages(store).map((m) => m.name).sort()).toEqual(["bad-fstab", "bad-grub", "bad-initramfs", "bad-network", "good"]);
     expect(readManifest(store, "good").verification.status).toBe("unverified");
+  });
+
+  it("does the same through `hoist image`: list, check exit codes, export and rm", () => {
+    execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
+    const hoist = (...args: string[]) => spawnSync(HOIST, [...args, "--image-store", store], { encoding: "utf8" });
+
+    const list = hoist("image", "list", "--json");
+    expect(list.status).toBe(0);
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((m) => m.name).sort()).toEqual(["bad-fstab", "bad-grub", "bad-initramfs", "bad-network", "good"]);
+
+    expect(hoist("image", "check", "good").status).toBe(0);
+    const bad = hoist("image", "check", "bad-network", "--json");
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout)).toContainEqual(expect.objectContaining({ severity: "Critical", code: "Image.NoDhcpNetwork" }));
+
+    const out = join(work, "exported", "good.qcow2");
+    const exported = hoist("image", "export", "good", "--format", "qcow2", "--output", out);
+    expect(exported.status, exported.stderr).toBe(0);
+    expect(exported.stdout.trim().split("\n")).toEqual([out, join(work, "exported", "good-disk1.qcow2")]);
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", out], { encoding: "utf8" })) as { format: string; "virtual-size": number };
+    expect(info).toMatchObject({ format: "qcow2", "virtual-size": 20 * 1024 ** 3 });
+
+    expect(hoist("image", "rm", "bad-fstab").status).toBe(0);
+    const gone = hoist("image", "rm", "bad-fstab");
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toContain("Image.NotFound");
   });
 });
