@@ -5,7 +5,7 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { type ConversionReport, type ConversionStep, HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
+import { type ConversionReport, type ConversionStep, HoistError, type TargetPlan } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
 import type { JobTargets } from "./backend";
 import { withChroot } from "./chroot";
@@ -197,8 +197,8 @@ function enableUnit(root: string, wantedBy: string, name: string, target: string
   symlinkSync(target, link);
 }
 
-export async function convertTarget(job: JobTargets, inventory: SourceInventory | unknown, log: Logger): Promise<ConversionReport> {
-  void inventory;
+/** Converts the copied system on the job's mounted disks. It reads the copy itself, not the inventory: what was copied is what has to boot. */
+export async function convertTarget(job: JobTargets, log: Logger): Promise<ConversionReport> {
   const root = diskMountPath(job.jobDir, "system");
   if (!existsSync(join(root, "etc"))) throw new HoistError("Convert.NotPrepared", `${root} holds no copied system (no etc/).`, { fix: "Prepare the disks and copy the source before converting." });
   const report: ConversionReport = { bootMode: job.plan.bootMode, steps: [] };

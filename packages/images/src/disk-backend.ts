@@ -224,8 +224,8 @@ export function createDiskBackend(): TargetBackend {
       for (const disk of job.plan.disks) disks.push(await prepareDisk(job.jobDir, disk, state, log.child({ disk: disk.key })));
       return disks;
     },
-    async convert(job, inventory, log) {
-      return convertTarget(job, inventory, log);
+    async convert(job, _inventory, log) {
+      return convertTarget(job, log);
     },
     detach: detachDisks,
     async release(job, log) {
