@@ -6,10 +6,11 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { makeHoistPlace, migrateArgs, releaseHoist, runHoist } from "./lib/hoist";
+import { makeHoistPlace, migrateArgs, migrateLogLines, parseJsonLines, releaseHoist, runHoist } from "./lib/hoist";
 import { type Cleanup, capture, type MemoryPeak, sleep, timed, withCleanup } from "./lib/proc";
 import { machine, mib, ratio, saveResults, secs, table } from "./lib/report";
 import { makeScratchFs } from "./lib/scratch";
+import { hoistPhases, type Phase } from "./lib/timeline";
 import { ensureTree, TREE_1M, TREE_100K } from "./lib/tree";
 
 // The entry is bundled into a temp folder before it runs, so the repository comes from the wrapper script.
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   say(`Machine: ${machine("not used")}`);
   const work = mkdtempSync(join(process.env["HOIST_BENCH_TMP"] ?? "/var/tmp", "hoist-bench-ft-"));
   const results: Record<string, number> = {};
+  let phases: Phase[] = [];
   let memory: MemoryPeak = { processKiB: 0, treeKiB: 0, treeByProgram: {} };
   await withCleanup(async (cleanup) => {
     cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
     const first = await runHoist(repo, place, args, join(work, "hoist.log"));
     results["hoist"] = first.seconds;
     memory = first.memory;
+    // Read now: the working folder goes with the cleanup.
+    phases = hoistPhases(migrateLogLines(place), parseJsonLines(first.receiverLog), first.startedAt, first.startedAt + first.seconds * 1000);
     say(`  ${secs(first.seconds)} s; no-op re-sync (run again) ...`);
     const again = await runHoist(repo, place, args, join(work, "hoist.log"));
     results["hoistNoop"] = again.seconds;
@@ -171,7 +175,10 @@ async function main(): Promise<void> {
     .join(", ");
   say(`Agent peak memory: the hoist migrate process ${mib(memory.processKiB)} (VmHWM).`);
   say(`  With its children (receiver excluded), first run, highest sampled RSS sum ${mib(memory.treeKiB)}: ${parts}.`);
-  const file = saveResults(repo, "file-transfer", { tree: opts.tree, shape, streams: opts.streams, seconds: results, memoryKiB: memory, machine: machine("not used") });
+  say("");
+  say("Where the first hoist run spends its time (migrate log + receiver log):");
+  say(table(["step", "s"], phases.map((p) => [p.name, secs(p.seconds)])));
+  const file = saveResults(repo, "file-transfer", { tree: opts.tree, shape, streams: opts.streams, seconds: results, memoryKiB: memory, hoistPhases: phases, machine: machine("not used") });
   say(`Numbers saved in ${file}`);
 }
 

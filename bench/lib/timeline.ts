@@ -24,8 +24,8 @@ function agentStep(line: LogLine): string | null {
   if (line.msg === "starting intermediate instance") return "start the receiver (intermediate instance)";
   if (/^Intermediate instance .* is running/.test(line.msg)) return "create the job on the receiver";
   if (line.msg === "transfer planned") return "copy: rsync over TLS";
-  if (line.msg === "transfer finished") return "agent: after the copy, ask for conversion";
-  if (/^Creating image /.test(line.msg)) return "image: qemu-img convert to qcow2, manifest";
+  if (line.msg === "transfer finished") return "after the copy: client_data, next request (or exit)";
+  if (/^Creating image /.test(line.msg)) return "image: qemu-img convert to qcow2, manifest; release";
   if (line.msg === "released intermediate instance") return "exit";
   return null;
 }
