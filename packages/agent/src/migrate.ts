@@ -103,6 +103,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   const inventory = await collectInventory(config.sourceRoot, {
     ...(settings.boot_mode === "auto" ? {} : { bootMode: settings.boot_mode }),
     paths: srcPaths,
+    ...(options.copyOnly ? { copyOnly: true } : {}),
   });
   log.info("inventory", { os: inventory.os, bootMode: inventory.bootMode, usedBytes: inventory.usedBytes });
   const plan: TargetPlan = makePlan(inventory, planSettings(prepared, inventory));

@@ -16,6 +16,11 @@ export interface InventoryOptions {
   paths?: string[];
   /** Skip reading initramfs images (they can be large). */
   skipInitramfs?: boolean;
+  /**
+   * The tree is only copied, never booted (`hoist migrate --copy-only`): a
+   * folder without an OS or a bootloader is fine then.
+   */
+  copyOnly?: boolean;
 }
 
 function readText(path: string): string | null {
@@ -104,11 +109,11 @@ function bootCapabilities(root: string): { bios: boolean; uefi: boolean } {
 }
 
 async function treeInventory(root: string, opts: InventoryOptions, measureTree = true): Promise<SourceInventory> {
-  const osText = readText(join(root, "etc/os-release")) ?? readText(join(root, "usr/lib/os-release"));
+  const osText = readText(join(root, "etc/os-release")) ?? readText(join(root, "usr/lib/os-release")) ?? (opts.copyOnly ? 'ID=unknown\nPRETTY_NAME="unknown"\n' : null);
   if (!osText) throw new HoistError("Inventory.NotARootTree", `${root} has no etc/os-release; it does not look like a Linux root filesystem.`, { fix: "Pass the folder that contains etc/, usr/ and boot/ of the source system." });
   const canBoot = bootCapabilities(root);
   const bootMode = opts.bootMode ?? (canBoot.bios ? "bios" : "uefi");
-  if (!canBoot[bootMode]) {
+  if (!canBoot[bootMode] && !opts.copyOnly) {
     throw new HoistError("Inventory.BootModeUnsupported", `The source tree has no GRUB for ${bootMode === "uefi" ? "UEFI (usr/lib/grub/x86_64-efi or shim)" : "BIOS (usr/lib/grub/i386-pc)"}.`, {
       fix: `Install ${bootMode === "uefi" ? "grub-efi-amd64-bin" : "grub-pc-bin"} on the source, or choose the other boot mode.`,
     });

@@ -1,0 +1,171 @@
+// `hoist migrate` as a user runs it: the built CLI, a working folder with
+// user_config.json, a source tree given with --source-root, the embedded local
+// intermediate instance. The copy is checked by the independent comparer on
+// the target filesystem the receiver mounted; then the agent is killed with
+// SIGKILL mid-copy several times and a rerun must still end exact; then
+// --cleardata must release everything the runs created.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFidelityTree, compareTrees } from "../helpers/tree";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HOIST = join(ROOT, "apps/hoist/bin/hoist");
+const base = mkdtempSync("/var/tmp/hoist-migrate-cli-");
+const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+
+function writeConfig(workdir: string, imageName: string, extra: Record<string, unknown> = {}): void {
+  mkdirSync(workdir, { recursive: true });
+  const config = { access_id: "", secret_key: "", region_id: "local", image_name: imageName, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra };
+  writeFileSync(join(workdir, "user_config.json"), JSON.stringify(config, null, 2));
+}
+
+function migrate(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(HOIST, ["migrate", "--noenterkey", ...args], { env, encoding: "utf8", timeout: 20 * 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The target root the receiver mounted for a disk of the job recorded in client_data. */
+function targetMount(workdir: string, disk = "system"): string {
+  const data = JSON.parse(readFileSync(join(workdir, "client_data"), "utf8")) as { jobId: string; intermediateInstance: { instanceId: string } };
+  return join(env.HOIST_HOME, "instances", data.intermediateInstance.instanceId, "jobs", data.jobId, "mnt", disk);
+}
+
+function loopsUnder(dir: string): string[] {
+  return execFileSync("losetup", ["-a"], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.includes(dir));
+}
+
+afterAll(() => {
+  // Whatever a failed test left behind: receivers, mounts, loop devices, files.
+  const instances = join(env.HOIST_HOME, "instances");
+  for (const id of existsSync(instances) ? readdirSync(instances) : []) {
+    try {
+      const { pid } = JSON.parse(readFileSync(join(instances, id, "receiver.json"), "utf8")) as { pid: number };
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // not running
+    }
+  }
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(base))
+    .reverse();
+  for (const m of mounts) spawnSync("umount", ["-l", m]);
+  for (const line of loopsUnder(base)) {
+    const dev = line.split(":")[0];
+    if (dev) spawnSync("losetup", ["-d", dev]);
+  }
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe("hoist migrate --source-root --copy-only", () => {
+  const src = join(base, "fidelity-src");
+  const workdir = join(base, "fidelity-work");
+
+  beforeAll(() => {
+    buildFidelityTree(src);
+    // What the default excludes must leave empty, as on a real root.
+    for (const d of ["proc/1", "sys/kernel", "dev/pts", "tmp-kept"]) mkdirSync(join(src, d), { recursive: true });
+    writeFileSync(join(src, "proc/1/status"), "not copied\n");
+    writeFileSync(join(src, "dev/pts/0"), "not copied\n");
+    writeConfig(workdir, "fidelity-copy");
+    mkdirSync(join(workdir, "Excludes"), { recursive: true });
+    writeFileSync(join(workdir, "Excludes/rsync_excludes_linux.txt"), "# the user's own excludes\n/tmp-kept/*\n");
+    writeFileSync(join(src, "tmp-kept/skip-me"), "excluded by the user\n");
+  });
+
+  it("copies every kind of file exactly, over TLS, into a real filesystem", () => {
+    const r = migrate(["--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--streams", "4"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const target = targetMount(workdir);
+    const diffs = compareTrees(src, target, { excludedContents: ["proc", "sys", "dev", "tmp-kept"] }).filter((d) => !d.startsWith('"lost+found"'));
+    expect(diffs).toEqual([]);
+    // The excluded folders exist, empty.
+    for (const d of ["proc", "sys", "dev", "tmp-kept"]) expect(readdirSync(join(target, d))).toEqual([]);
+  });
+
+  it("keeps the job token out of client_data and the logs", () => {
+    const token = readFileSync(join(workdir, ".client_token"), "utf8").trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    const clientData = readFileSync(join(workdir, "client_data"), "utf8");
+    expect(clientData).not.toContain(token);
+    for (const f of readdirSync(join(workdir, "Logs"))) expect(readFileSync(join(workdir, "Logs", f), "utf8")).not.toContain(token);
+  });
+
+  it("re-syncs changes on a second run", () => {
+    writeFileSync(join(src, "added-later.txt"), "new\n");
+    rmSync(join(src, "tmp-kept/skip-me"));
+    const r = migrate(["--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "3", "--checksum"]);
+    expect(r.status).toBe(0);
+    const diffs = compareTrees(src, targetMount(workdir), { excludedContents: ["proc", "sys", "dev", "tmp-kept"] }).filter((d) => !d.startsWith('"lost+found"'));
+    expect(diffs).toEqual([]);
+  });
+
+  it("--cleardata releases the intermediate instance and its disks", () => {
+    const data = JSON.parse(readFileSync(join(workdir, "client_data"), "utf8")) as { intermediateInstance: { instanceId: string } };
+    const instanceDir = join(env.HOIST_HOME, "instances", data.intermediateInstance.instanceId);
+    expect(existsSync(instanceDir)).toBe(true);
+    const r = migrate(["--workdir", workdir, "--source-root", src, "--copy-only", "--cleardata"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`released intermediate instance ${data.intermediateInstance.instanceId}`);
+    expect(existsSync(instanceDir)).toBe(false);
+    expect(loopsUnder(instanceDir)).toEqual([]);
+    // The rerun after clearing made a fresh instance and copied everything again.
+    const fresh = JSON.parse(readFileSync(join(workdir, "client_data"), "utf8")) as { intermediateInstance: { instanceId: string } };
+    expect(fresh.intermediateInstance.instanceId).not.toBe(data.intermediateInstance.instanceId);
+    expect(compareTrees(src, targetMount(workdir), { excludedContents: ["proc", "sys", "dev", "tmp-kept"] }).filter((d) => !d.startsWith('"lost+found"'))).toEqual([]);
+  });
+});
+
+describe("hoist migrate after SIGKILL", () => {
+  const src = join(base, "big-src");
+  const workdir = join(base, "big-work");
+
+  beforeAll(() => {
+    // ~1 GB in large files plus a few thousand small ones, so kills land mid-copy.
+    mkdirSync(join(src, "large"), { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      const chunk = randomBytes(8 * 2 ** 20);
+      const fd = join(src, "large", `blob-${i}.bin`);
+      writeFileSync(fd, Buffer.alloc(0));
+      for (let j = 0; j < 25; j++) writeFileSync(fd, chunk, { flag: "a" });
+    }
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(src, "small", `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) writeFileSync(join(src, "small", `d${d}`, `f${f}`), randomBytes(1024 + ((d * 100 + f) % 4096)));
+    }
+    writeConfig(workdir, "killed-copy", { bandwidth_limit: 40_000 });
+  });
+
+  it("resumes after the agent is killed three times and ends exact", async () => {
+    const progressFile = join(base, "big-progress");
+    for (let round = 0; round < 3; round++) {
+      const agent: ChildProcess = spawn(HOIST, ["migrate", "--noenterkey", "--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--progressfile", progressFile], { env, stdio: "ignore" });
+      const exited = new Promise<void>((r) => agent.once("exit", () => r()));
+      // Kill once the copy is under way (percent past the preparing stage), at a different point each round.
+      const deadline = Date.now() + 5 * 60_000;
+      let percent = 0;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        const lines = existsSync(progressFile) ? readFileSync(progressFile, "utf8").split("\n") : [];
+        percent = Number(lines[1] ?? 0);
+        if (lines[0] === "DoRsync" && percent >= 5 + round * 15) break;
+      }
+      expect(agent.exitCode).toBeNull();
+      agent.kill("SIGKILL");
+      await exited;
+      expect(percent).toBeLessThan(90);
+    }
+    const target = targetMount(workdir);
+    expect(compareTrees(src, target).filter((d) => !d.startsWith('"lost+found"')).length).toBeGreaterThan(0);
+    const r = migrate(["--workdir", workdir, "--source-root", src, "--copy-only", "--bandwidthlimit", "0", "--compression", "0"]);
+    expect(r.status).toBe(0);
+    expect(compareTrees(src, target).filter((d) => !d.startsWith('"lost+found"'))).toEqual([]);
+  });
+});
