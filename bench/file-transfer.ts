@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { makeHoistPlace, migrateArgs, migrateLogLines, parseJsonLines, releaseHoist, runHoist } from "./lib/hoist";
-import { type Cleanup, capture, type MemoryPeak, sleep, timed, withCleanup } from "./lib/proc";
+import { Cleanup, capture, type MemoryPeak, sleep, timed, withCleanup } from "./lib/proc";
 import { machine, mib, ratio, saveResults, secs, table } from "./lib/report";
 import { makeScratchFs } from "./lib/scratch";
 import { hoistPhases, type Phase } from "./lib/timeline";
@@ -21,20 +21,30 @@ const TARGET_BYTES = 20 * 2 ** 30;
 interface Options {
   tree: "100k" | "1m";
   streams: number;
+  rounds: number;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { tree: "100k", streams: 4 };
+  const o: Options = { tree: "100k", streams: 4, rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--1m") o.tree = "1m";
     else if (a === "--streams") o.streams = Number(argv[++i]);
+    else if (a === "--rounds") o.rounds = Number(argv[++i]);
     else if (a === "-h" || a === "--help") {
-      say("usage: bash bench/file-transfer.sh [--1m] [--streams N]\n  --1m         use the 1M-file tree instead of the 100k-file one\n  --streams N  hoist's parallel streams (default 4, hoist's own default)");
+      say("usage: bash bench/file-transfer.sh [--1m] [--streams N] [--rounds N]\n  --1m         use the 1M-file tree instead of the 100k-file one\n  --streams N  hoist's parallel streams (default 4, hoist's own default)\n  --rounds N   repeat the whole comparison N times, interleaved, and report medians (default 1)");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.streams) || o.streams < 1 || o.streams > 16) throw new Error("--streams must be 1-16");
+  if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 20) throw new Error("--rounds must be 1-20");
   return o;
 }
 
@@ -114,50 +124,63 @@ async function main(): Promise<void> {
   say(`Source tree ${src}: ${shape}`);
   say(`Machine: ${machine("not used")}`);
   const work = mkdtempSync(join(process.env["HOIST_BENCH_TMP"] ?? "/var/tmp", "hoist-bench-ft-"));
-  const results: Record<string, number> = {};
+  const results: Record<string, number[]> = { tar: [], rsync: [], rsyncNoop: [], hoist: [], hoistNoop: [] };
   let phases: Phase[] = [];
   let memory: MemoryPeak = { processKiB: 0, treeKiB: 0, treeByProgram: {} };
-  await withCleanup(async (cleanup) => {
-    cleanup.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
+  const note = (key: string, seconds: number): string => {
+    results[key]?.push(seconds);
+    return secs(seconds);
+  };
+  await withCleanup(async (outer) => {
+    outer.add(`remove ${work}`, () => rmSync(work, { recursive: true, force: true }));
     say("Warming the page cache with one full read of the tree.");
     await warm(src);
+    for (let round = 1; round <= opts.rounds; round++) {
+      if (opts.rounds > 1) say(`Round ${round}/${opts.rounds}`);
+      const dir = join(work, `round-${round}`);
+      // Each round's targets go before the next round starts; the outer stack covers Ctrl-C.
+      const cleanup = new Cleanup();
+      outer.add(`round ${round}`, () => cleanup.run());
+      try {
+        say("tar | tar into a fresh ext4 ...");
+        const tarFs = await makeScratchFs(join(dir, "tar"), TARGET_BYTES, cleanup);
+        await capture("sync", []);
+        say(`  ${note("tar", await tarPipe(src, tarFs.mountPoint))} s`);
 
-    say("tar | tar into a fresh ext4 ...");
-    const tarFs = await makeScratchFs(join(work, "tar"), TARGET_BYTES, cleanup);
-    await capture("sync", []);
-    results["tar"] = await tarPipe(src, tarFs.mountPoint);
-    say(`  ${secs(results["tar"])} s`);
+        say("rsync -aHAXS --numeric-ids --delete through an rsync daemon on loopback (one stream) ...");
+        const rsyncFs = await makeScratchFs(join(dir, "rsync"), TARGET_BYTES, cleanup);
+        const port = await startRsyncDaemon(join(dir, "rsync"), rsyncFs.mountPoint, cleanup);
+        const rsyncArgs = ["-aHAXS", "--numeric-ids", "--delete", `${src}/`, `rsync://127.0.0.1:${port}/target/`];
+        await capture("sync", []);
+        const copy = note("rsync", (await timed("rsync", rsyncArgs, { logFile: join(dir, "rsync.log") })).seconds);
+        say(`  ${copy} s; no-op re-sync ...`);
+        say(`  ${note("rsyncNoop", (await timed("rsync", rsyncArgs, { logFile: join(dir, "rsync.log") })).seconds)} s`);
 
-    say("rsync -aHAXS --numeric-ids --delete through an rsync daemon on loopback (one stream) ...");
-    const rsyncFs = await makeScratchFs(join(work, "rsync"), TARGET_BYTES, cleanup);
-    const port = await startRsyncDaemon(join(work, "rsync"), rsyncFs.mountPoint, cleanup);
-    const rsyncArgs = ["-aHAXS", "--numeric-ids", "--delete", `${src}/`, `rsync://127.0.0.1:${port}/target/`];
-    await capture("sync", []);
-    results["rsync"] = (await timed("rsync", rsyncArgs, { logFile: join(work, "rsync.log") })).seconds;
-    say(`  ${secs(results["rsync"])} s; no-op re-sync ...`);
-    results["rsyncNoop"] = (await timed("rsync", rsyncArgs, { logFile: join(work, "rsync.log") })).seconds;
-    say(`  ${secs(results["rsyncNoop"])} s`);
-
-    say(`hoist migrate --copy-only --compression 0 --streams ${opts.streams} (whole command: receiver, target disk, copy) ...`);
-    const place = makeHoistPlace(join(work, "hoist"), `bench-ft-${process.pid}`);
-    cleanup.add("release hoist's intermediate instance", () => releaseHoist(place));
-    const args = migrateArgs(place, src, ["--copy-only", "--streams", String(opts.streams)]);
-    await capture("sync", []);
-    const first = await runHoist(repo, place, args, join(work, "hoist.log"));
-    results["hoist"] = first.seconds;
-    memory = first.memory;
-    // Read now: the working folder goes with the cleanup.
-    phases = hoistPhases(migrateLogLines(place), parseJsonLines(first.receiverLog), first.startedAt, first.startedAt + first.seconds * 1000);
-    say(`  ${secs(first.seconds)} s; no-op re-sync (run again) ...`);
-    const again = await runHoist(repo, place, args, join(work, "hoist.log"));
-    results["hoistNoop"] = again.seconds;
-    say(`  ${secs(again.seconds)} s`);
-    if (again.memory.processKiB > memory.processKiB) memory = { ...memory, processKiB: again.memory.processKiB };
+        say(`hoist migrate --copy-only --compression 0 --streams ${opts.streams} (whole command: receiver, target disk, copy) ...`);
+        const place = makeHoistPlace(join(dir, "hoist"), `bench-ft-${process.pid}-${round}`);
+        cleanup.add("release hoist's intermediate instance", () => releaseHoist(place));
+        const args = migrateArgs(place, src, ["--copy-only", "--streams", String(opts.streams)]);
+        await capture("sync", []);
+        const first = await runHoist(repo, place, args, join(dir, "hoist.log"));
+        if (round === 1) {
+          memory = first.memory;
+          // Read now: the working folder goes with the cleanup.
+          phases = hoistPhases(migrateLogLines(place), parseJsonLines(first.receiverLog), first.startedAt, first.startedAt + first.seconds * 1000);
+        }
+        if (first.memory.processKiB > memory.processKiB) memory = { ...memory, processKiB: first.memory.processKiB };
+        say(`  ${note("hoist", first.seconds)} s; no-op re-sync (run again) ...`);
+        const again = await runHoist(repo, place, args, join(dir, "hoist.log"));
+        say(`  ${note("hoistNoop", again.seconds)} s`);
+        if (again.memory.processKiB > memory.processKiB) memory = { ...memory, processKiB: again.memory.processKiB };
+      } finally {
+        await cleanup.run();
+      }
+    }
   });
 
-  const r = (k: string): number => results[k] ?? Number.NaN;
+  const r = (k: string): number => median(results[k] ?? []);
   say("");
-  say(`File transfer, ${shape}, warm page cache, each into a fresh ext4 on a 20 GiB sparse loop file`);
+  say(`File transfer, ${shape}, warm page cache, each into a fresh ext4 on a 20 GiB sparse loop file${opts.rounds > 1 ? `; medians of ${opts.rounds} interleaved rounds` : ""}`);
   say(
     table(
       ["contender", "copy s", "no-op s", "hoist/this copy", "hoist/this no-op"],
@@ -174,11 +197,11 @@ async function main(): Promise<void> {
     .map(([name, e]) => `${e.processes} x ${name} ${mib(e.kib)}`)
     .join(", ");
   say(`Agent peak memory: the hoist migrate process ${mib(memory.processKiB)} (VmHWM).`);
-  say(`  With its children (receiver excluded), first run, highest sampled RSS sum ${mib(memory.treeKiB)}: ${parts}.`);
+  say(`  With its children (receiver excluded), first copy, highest sampled RSS sum ${mib(memory.treeKiB)}: ${parts}.`);
   say("");
-  say("Where the first hoist run spends its time (migrate log + receiver log):");
+  say("Where the first hoist copy spends its time (migrate log + receiver log):");
   say(table(["step", "s"], phases.map((p) => [p.name, secs(p.seconds)])));
-  const file = saveResults(repo, "file-transfer", { tree: opts.tree, shape, streams: opts.streams, seconds: results, memoryKiB: memory, hoistPhases: phases, machine: machine("not used") });
+  const file = saveResults(repo, "file-transfer", { tree: opts.tree, shape, streams: opts.streams, rounds: opts.rounds, seconds: results, memoryKiB: memory, hoistPhases: phases, machine: machine("not used") });
   say(`Numbers saved in ${file}`);
 }
 
