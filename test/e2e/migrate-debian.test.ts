@@ -1,0 +1,136 @@
+// The main job, as a user runs it: `hoist migrate --source-root` on a real
+// Debian 12 (debootstrapped, with a kernel) that has two data disks under
+// /mnt, on the embedded defaults. It must end with "Goto Hoist Finished!" only
+// after the image booted to multi-user with both data disks mounted; the data
+// disks' contents must arrive exactly; the intermediate instance must be gone.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianFixture } from "../helpers/debian-fixture";
+import { compareTrees } from "../helpers/tree";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HOIST = join(ROOT, "apps/hoist/bin/hoist");
+const base = mkdtempSync("/var/tmp/hoist-migrate-debian-");
+const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const source = join(base, "source");
+const workdir = join(base, "work");
+const IMAGE = "debian12-two-disks";
+const attached: string[] = [];
+
+function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  const fixture = await debianFixture();
+  // A writable view of the cached Debian root, so each run adds its own data disks without copying 800 MB.
+  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  for (const disk of ["disk1", "disk2"]) {
+    const dir = join(source, "mnt", disk);
+    mkdirSync(join(dir, "nested", "deeper"), { recursive: true });
+    writeFileSync(join(dir, `hello-${disk}.txt`), `data of ${disk}\n`);
+    writeFileSync(join(dir, "nested", "deeper", "random.bin"), randomBytes(3 * 2 ** 20));
+    execFileSync("chown", ["-R", "1001:1002", join(dir, "nested")]);
+    execFileSync("setfattr", ["-n", "user.origin", "-v", disk, join(dir, `hello-${disk}.txt`)]);
+  }
+  mkdirSync(workdir, { recursive: true });
+  writeFileSync(
+    join(workdir, "user_config.json"),
+    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
+  );
+}, 20 * 60_000);
+
+afterAll(() => {
+  for (const dev of attached) spawnSync("losetup", ["-d", dev]);
+  const instances = join(env.HOIST_HOME, "instances");
+  for (const id of existsSync(instances) ? readdirSync(instances) : []) {
+    try {
+      process.kill((JSON.parse(readFileSync(join(instances, id, "receiver.json"), "utf8")) as { pid: number }).pid, "SIGKILL");
+    } catch {
+      // not running
+    }
+  }
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(base))
+    .reverse();
+  for (const m of mounts) spawnSync("umount", ["-l", m]);
+  for (const line of execFileSync("losetup", ["-a"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(base))) {
+    const dev = line.split(":")[0];
+    if (dev) spawnSync("losetup", ["-d", dev]);
+  }
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe("hoist migrate of a Debian 12 server with two data disks", () => {
+  const progressFile = join(base, "progress");
+
+  it("finishes only after the image booted with both data disks mounted", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1;2|20|/mnt/disk2", "--progressfile", progressFile]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("booted to multi-user");
+    expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
+    expect(readFileSync(progressFile, "utf8")).toBe("Finished\n100\n");
+
+    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as {
+      disks: { key: string }[];
+      mounts: { mountPoint: string }[];
+      verification: { status: string; mountedAll: boolean; reachedMultiUser: boolean; bootSeconds: number };
+    };
+    expect(manifest.disks.map((d) => d.key).sort()).toEqual(["disk1", "disk2", "system"]);
+    expect(manifest.mounts.map((m) => m.mountPoint).sort()).toEqual(["/", "/mnt/disk1", "/mnt/disk2"]);
+    expect(manifest.verification).toMatchObject({ status: "booted", mountedAll: true, reachedMultiUser: true });
+    const consoleLog = readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "verify-console.log"), "utf8");
+    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk1/);
+    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk2/);
+
+    // Released on success, as the seeds describe: no receiver, no disks, no loop devices left.
+    const instances = join(env.HOIST_HOME, "instances");
+    expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
+    expect(execFileSync("losetup", ["-a"], { encoding: "utf8" })).not.toContain(env.HOIST_HOME);
+  });
+
+  it("says the migration already finished when run again", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1;2|20|/mnt/disk2"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("already finished");
+  });
+
+  it("passes the static image check and is listed", () => {
+    const check = hoist(["image", "check", IMAGE, "--image-store", env.HOIST_IMAGE_STORE]);
+    expect(check.status).toBe(0);
+    const list = JSON.parse(hoist(["image", "list", "--json", "--image-store", env.HOIST_IMAGE_STORE]).stdout) as { name: string }[];
+    expect(list.map((i) => i.name)).toContain(IMAGE);
+  });
+
+  it("carries each data disk's files exactly", () => {
+    const out = join(base, "export", "img.raw");
+    mkdirSync(join(base, "export"), { recursive: true });
+    const r = hoist(["image", "export", IMAGE, "--format", "raw", "--output", out, "--image-store", env.HOIST_IMAGE_STORE]);
+    expect(r.status).toBe(0);
+    for (const disk of ["disk1", "disk2"]) {
+      const raw = join(base, "export", `img-${disk}.raw`);
+      const table = JSON.parse(execFileSync("sfdisk", ["-J", raw], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: { start: number; size: number }[] } };
+      const part = table.partitiontable.partitions[0]!;
+      const sector = table.partitiontable.sectorsize ?? 512;
+      const dev = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(part.start * sector), "--sizelimit", String(part.size * sector), raw], { encoding: "utf8" }).trim();
+      attached.push(dev);
+      const mnt = join(base, "export", `mnt-${disk}`);
+      mkdirSync(mnt, { recursive: true });
+      execFileSync("mount", ["-o", "ro", dev, mnt]);
+      try {
+        const diffs = compareTrees(join(source, "mnt", disk), mnt).filter((d) => !d.startsWith('"lost+found"'));
+        expect(diffs).toEqual([]);
+      } finally {
+        execFileSync("umount", [mnt]);
+      }
+    }
+  });
+});
