@@ -10,7 +10,7 @@ program
   .name("hoist")
   .description("Move a running Linux server into a bootable cloud image.")
   .version(VERSION, "-V, --version")
-  .showHelpAfterError()
+  .showHelpAfterError("(run hoist help <command> for its flags)")
   .exitOverride();
 
 registerCommands(program);
@@ -20,6 +20,9 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") process.exit(0);
+    // commander already printed its message; add the stable code scripts can match.
+    const code = e.code === "commander.unknownOption" ? "Cli.UnknownFlag" : e.code === "commander.unknownCommand" ? "Cli.UnknownCommand" : "Cli.InvalidArguments";
+    process.stderr.write(`Error ${code}: see the message above; run hoist --help.\n`);
     process.exitCode = 2;
   } else if (isHoistError(e)) {
     process.stderr.write(`Error ${e.code}: ${e.message}\n${e.fix ? `Fix: ${e.fix}\n` : ""}`);

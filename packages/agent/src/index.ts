@@ -7,3 +7,4 @@ export * from "./client-data";
 export * from "./progress";
 export * from "./check/index";
 export * from "./migrate";
+export * from "./preflight";

@@ -8,8 +8,10 @@ import {
   type MigrateFlags,
   migrateSecrets,
   openRunLog,
+  preflight,
   prepareMigration,
   runMigration,
+  terminalQuestion,
 } from "@hoist/agent";
 import { HoistError, isHoistError, toHoistError } from "@hoist/protocol";
 import { createLocalProvider } from "@hoist/providers";
@@ -118,6 +120,7 @@ export function registerMigrateCommand(program: Command): void {
       process.once("SIGTERM", onSignal);
       process.once("SIGINT", onSignal);
       try {
+        await preflight({ assumeYes: config.assumeYes, log: logger, say, ask: terminalQuestion() });
         if (config.clearData) {
           const released = await clearMigrationData(config.workdir, provider, logger);
           say(released ? `Cleared client_data and released intermediate instance ${released}.` : "Cleared client_data.");
@@ -150,6 +153,10 @@ export function registerMigrateCommand(program: Command): void {
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
         release();
+      }
+      if (config.waitForEnterKey && process.stdin.isTTY) {
+        // As go2aliyun_client does, so a window opened just for the run stays readable.
+        await terminalQuestion()?.("Press Enter to exit.");
       }
     });
 }

@@ -48,7 +48,7 @@ const OPTIONS: readonly [flags: string, description: string][] = [
   ["--zoneid <id>", "zone to create the intermediate instance in"],
   ["--securegroupid <id>", "security group for the intermediate instance; it must allow inbound 8080 and 8703"],
   ["--cleardata", "clear client_data first and start the migration from the beginning"],
-  ["--abort", "stop the migration recorded in client_data and release its intermediate instance"],
+  ["--abort", "stop a hoist migrate running in this working folder; run again later to resume"],
   ["--verbose", "print more progress lines and every step"],
   ["--progressfile <file>", "keep the stage (line 1) and percent done (line 2) in this file"],
   ["--nocheckversion", "do not check whether a newer Hoist release exists"],
