@@ -58,11 +58,11 @@ export function hoistPhases(agent: LogLine[], receiver: LogLine[], start: number
   const markers: Marker[] = [{ time: start, name: "start-up, inventory (du of the source), plan" }];
   for (const l of agent) {
     const name = agentStep(l);
-    if (name && l.time >= start - 1000) markers.push({ time: l.time, name });
+    if (name && l.time >= start) markers.push({ time: l.time, name });
   }
   for (const l of receiver) {
     const name = receiverStep(l);
-    if (name && l.time >= start - 1000) markers.push({ time: l.time, name });
+    if (name && l.time >= start) markers.push({ time: l.time, name });
   }
   return phasesFrom(markers, start, end);
 }
