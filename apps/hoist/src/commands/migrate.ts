@@ -156,7 +156,10 @@ export function registerMigrateCommand(program: Command): void {
       }
       if (config.waitForEnterKey && process.stdin.isTTY) {
         // As go2aliyun_client does, so a window opened just for the run stays readable.
-        await terminalQuestion()?.("Press Enter to exit.");
+        const { createInterface } = await import("node:readline/promises");
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        await rl.question("Press Enter to exit.");
+        rl.close();
       }
     });
 }
