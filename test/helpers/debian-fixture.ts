@@ -23,6 +23,7 @@ const PACKAGES = [
   "e2fsprogs",
   "xfsprogs",
   "dosfstools",
+  "lvm2",
 ];
 
 export const fixtureRecipe = { suite: SUITE, variant: "minbase", packages: PACKAGES, mirror: MIRROR, version: 1 };
