@@ -168,4 +168,57 @@ describe("hoist migrate after SIGKILL", () => {
     expect(r.status).toBe(0);
     expect(compareTrees(src, target).filter((d) => !d.startsWith('"lost+found"'))).toEqual([]);
   });
+
+  it("resumes after the receiver (the intermediate instance) is killed, and --abort stops a running agent", async () => {
+    // Change the source so there is something to copy again.
+    rmSync(join(src, "large"), { recursive: true });
+    mkdirSync(join(src, "large2"), { recursive: true });
+    for (let i = 0; i < 4; i++) writeFileSync(join(src, "large2", `b${i}.bin`), randomBytes(64 * 2 ** 20));
+    const progressFile = join(base, "big-progress-2");
+    const startAgent = () => {
+      const agent = spawn(HOIST, ["migrate", "--noenterkey", "--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--bandwidthlimit", "20000", "--progressfile", progressFile], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      agent.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+      agent.stderr?.on("data", (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((r) => agent.once("exit", (code) => r(code)));
+      return { agent, exited, output: () => out };
+    };
+    const waitForCopy = async () => {
+      rmSync(progressFile, { force: true });
+      const deadline = Date.now() + 3 * 60_000;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        const lines = existsSync(progressFile) ? readFileSync(progressFile, "utf8").split("\n") : [];
+        if (lines[0] === "DoRsync" && Number(lines[1]) >= 10) return;
+      }
+      throw new Error("the copy never got under way");
+    };
+
+    // The receiver dies mid-copy: the agent stops with a retryable error and says it did not finish.
+    const first = startAgent();
+    await waitForCopy();
+    const data = JSON.parse(readFileSync(join(workdir, "client_data"), "utf8")) as { intermediateInstance: { instanceId: string } };
+    const facts = JSON.parse(readFileSync(join(env.HOIST_HOME, "instances", data.intermediateInstance.instanceId, "receiver.json"), "utf8")) as { pid: number };
+    process.kill(facts.pid, "SIGKILL");
+    expect(await first.exited).toBe(1);
+    expect(first.output()).toContain("Goto Hoist Not Finished!");
+
+    // --abort from another shell stops the next run.
+    const second = startAgent();
+    await waitForCopy();
+    const abort = migrate(["--workdir", workdir, "--abort"]);
+    expect(abort.status).toBe(0);
+    expect(abort.stdout).toContain("Stopped hoist migrate");
+    expect(await second.exited).not.toBe(0);
+    expect(second.output()).toContain("Goto Hoist Not Finished!");
+
+    // The next run restarts the intermediate instance's receiver, re-attaches its disks and ends exact.
+    const r = migrate(["--workdir", workdir, "--source-root", src, "--copy-only", "--bandwidthlimit", "0", "--compression", "0"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(compareTrees(src, targetMount(workdir)).filter((d) => !d.startsWith('"lost+found"'))).toEqual([]);
+  });
 });
