@@ -19,6 +19,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses this lock file because it lists only this platform's
+  # optional binaries (biome, esbuild); `npm install` keeps the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
