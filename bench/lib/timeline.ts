@@ -25,7 +25,7 @@ function agentStep(line: LogLine): string | null {
   if (/^Intermediate instance .* is running/.test(line.msg)) return "create the job on the receiver";
   if (line.msg === "transfer planned") return "copy: rsync over TLS";
   if (line.msg === "transfer finished") return "after the copy: client_data, next request (or exit)";
-  if (/^Creating image /.test(line.msg)) return "image: qemu-img convert to qcow2, manifest; release";
+  if (/^Creating image /.test(line.msg)) return "image: qemu-img convert to qcow2, manifest";
   if (line.msg === "released intermediate instance") return "exit";
   return null;
 }
