@@ -19,6 +19,7 @@ import { KERNEL_CONSOLE, renderGrubCfg, rewriteDefaultGrub } from "./grub-config
 import { addInitramfsModules, IFUPDOWN_DHCP, NETPLAN_DHCP, NETWORKD_DHCP, VERIFY_SCRIPT, VERIFY_SCRIPT_PATH, VERIFY_UNIT, VERIFY_UNIT_NAME } from "./guest-config";
 import { listInitramfs, virtioIn } from "./initramfs";
 import { networkOf, parseOsRelease } from "./inventory";
+import { lvDevicePath, lvmLayout } from "./lvm";
 
 type Exec = Parameters<Parameters<typeof withChroot>[1]>[0];
 
@@ -138,7 +139,8 @@ async function installBootloader(job: JobTargets, root: string, exec: Exec, chan
   const osName = parseOsRelease(changes.read("/etc/os-release") ?? changes.read("/usr/lib/os-release") ?? "").prettyName;
   const kernels = bootKernels(root);
   if (kernels.length === 0) throw new HoistError("Convert.BootloaderFailed", "The migrated system has no kernel in /boot (vmlinuz-*).", { fix: "Check that /boot was copied; install a kernel on the source." });
-  changes.write("/boot/grub/grub.cfg", renderGrubCfg({ osName, bootUuid: bootPart.uuid, rootUuid: rootPart.uuid, separateBoot, kernels }));
+  const rootDevice = lvDevicePath(plan, "/");
+  changes.write("/boot/grub/grub.cfg", renderGrubCfg({ osName, bootUuid: bootPart.uuid, rootUuid: rootPart.uuid, separateBoot, kernels, ...(rootDevice ? { rootDevice } : {}) }));
   const defaults = changes.read("/etc/default/grub");
   const cmdline = /^GRUB_CMDLINE_LINUX="([^"]*)"/m.exec(defaults ?? "")?.[1] ?? "";
   const kept = cmdline.split(/\s+/).filter((a) => a && !/^(console|net\.ifnames|root|resume)=/.test(a));
@@ -153,7 +155,20 @@ async function installBootloader(job: JobTargets, root: string, exec: Exec, chan
   return detail;
 }
 
-async function regenerateInitramfs(root: string, exec: Exec, changes: Changes): Promise<string> {
+/** Where each LV-backed mount point went, for the conversion report. */
+function lvmSummary(plan: TargetPlan): string {
+  return plan.disks.flatMap((d) => {
+    const layout = lvmLayout(d);
+    return layout.lvs.map((lv) => `${lv.part.mountPoint} on ${layout.vg}/${lv.name}`);
+  }).join(", ");
+}
+
+async function regenerateInitramfs(root: string, plan: TargetPlan, exec: Exec, changes: Changes): Promise<string> {
+  if (plan.lvm && !existsSync(join(root, "sbin/lvm")) && !existsSync(join(root, "usr/sbin/lvm"))) {
+    throw new HoistError("Convert.InitramfsFailed", "The disks were laid out on LVM, but the migrated system has no lvm2 to activate them at boot.", {
+      fix: "Install lvm2 on the source and sync again, or migrate without LVM.",
+    });
+  }
   const kernels = bootKernels(root);
   if (existsSync(join(root, "usr/sbin/update-initramfs"))) {
     changes.write("/etc/initramfs-tools/modules", addInitramfsModules(changes.read("/etc/initramfs-tools/modules") ?? ""));
@@ -171,11 +186,13 @@ async function regenerateInitramfs(root: string, exec: Exec, changes: Changes): 
       missing.push(`${k.version}: no initramfs`);
       continue;
     }
-    const v = virtioIn(await listInitramfs(join(root, "boot", k.initrd)));
+    const names = await listInitramfs(join(root, "boot", k.initrd));
+    const v = virtioIn(names);
     if (!v.virtio_blk) missing.push(`${k.version}: no virtio_blk`);
+    if (plan.lvm && !names.some((n) => /(^|\/)s?bin\/lvm$/.test(n))) missing.push(`${k.version}: no lvm to activate the root volume group`);
   }
   if (missing.length > 0) throw new HoistError("Convert.InitramfsFailed", `The regenerated initramfs cannot reach a virtio disk (${missing.join("; ")}).`, { fix: "Check that the kernel's modules package is complete on the source." });
-  return `regenerated for ${after.map((k) => k.version).join(", ")} with virtio drivers`;
+  return `regenerated for ${after.map((k) => k.version).join(", ")} with virtio drivers${plan.lvm ? " and lvm2, which activates the root volume group" : ""}`;
 }
 
 function configureNetwork(root: string, changes: Changes): string {
@@ -227,7 +244,8 @@ export async function convertTarget(job: JobTargets, log: Logger): Promise<Conve
     };
     await step("fstab", (c) => {
       c.write("/etc/fstab", rewriteFstab(c.read("/etc/fstab") ?? "", job.plan));
-      return undefined;
+      // Filesystem UUIDs are the same whether the filesystem sits on a partition or an LV, so fstab needs no LVM paths.
+      return job.plan.lvm ? `by filesystem UUID; LVM: ${lvmSummary(job.plan)}` : undefined;
     });
     await step("persistent-net", (c) => {
       for (const f of ["/etc/udev/rules.d/70-persistent-net.rules", "/etc/udev/rules.d/75-persistent-net-generator.rules"]) c.remove(f);
@@ -244,7 +262,7 @@ export async function convertTarget(job: JobTargets, log: Logger): Promise<Conve
       enableUnit(root, "multi-user.target", VERIFY_UNIT_NAME, `/etc/systemd/system/${VERIFY_UNIT_NAME}`);
       return `${VERIFY_UNIT_NAME} reports mounts on ttyS0 after multi-user`;
     });
-    await step("initramfs", (c) => regenerateInitramfs(root, exec, c));
+    await step("initramfs", (c) => regenerateInitramfs(root, job.plan, exec, c));
     await step("bootloader", (c) => installBootloader(job, root, exec, c));
   });
   return report;

@@ -3,6 +3,8 @@
 // formatted with the plan's UUIDs and mounted under jobDir/mnt/<disk>. What
 // is attached is recorded in jobDir/state.json so that a restarted receiver
 // re-attaches and re-mounts the same disks instead of formatting them again.
+// With LVM, each LV is recorded like a partition at its absolute byte range
+// in the raw file (see lvm.ts), so attaching and mounting stay the same.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +14,7 @@ import type { JobTargets, PreparedDisk, TargetBackend } from "./backend";
 import { convertTarget } from "./convert";
 import { diskMountPath } from "./job-paths";
 import { attachLoop, detachLoop, kernelHasFs, loopInfo, mountDevice, unmount } from "./loop";
+import { createVolumeGroup, LVM_GPT_TYPE, LVM_MBR_TYPE, lvmLayout } from "./lvm";
 
 const GiB = 1024 ** 3;
 const ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -27,6 +30,8 @@ interface DiskState {
   rawPath: string;
   sizeBytes: number;
   partitions: Record<string, PartitionState>;
+  /** The physical volume holding the disk's LVs, when the plan uses LVM. */
+  pv?: { vg: string; offset: number; size: number };
 }
 
 interface JobState {
@@ -55,10 +60,14 @@ function writeJobState(jobDir: string, state: JobState): void {
   renameSync(`${p}.tmp`, p);
 }
 
-/** The sfdisk script for a target disk: 1 MiB aligned, so sectors 1–2047 stay free for GRUB's core.img on MBR disks. */
-export function sfdiskScript(disk: TargetDisk): string {
+/**
+ * The sfdisk script for a target disk: 1 MiB aligned, so sectors 1–2047 stay free for GRUB's core.img on MBR disks.
+ * With `lvm`, the plain partitions (ESP, /boot) come first and one LVM PV takes the rest of the disk.
+ */
+export function sfdiskScript(disk: TargetDisk, lvm = false): string {
   const lines = [disk.table === "gpt" ? "label: gpt" : "label: dos", "unit: sectors", ""];
-  disk.partitions.forEach((p, i) => {
+  const parts = lvm ? lvmLayout(disk).plain : disk.partitions;
+  parts.forEach((p, i) => {
     const fields: string[] = [];
     if (i === 0) fields.push("start=2048");
     if (p.sizeMiB !== null) fields.push(`size=${p.sizeMiB}MiB`);
@@ -67,6 +76,7 @@ export function sfdiskScript(disk: TargetDisk): string {
     if (disk.table === "mbr" && (p.role === "boot" || (p.role === "root" && !disk.partitions.some((q) => q.role === "boot")))) fields.push("bootable");
     lines.push(fields.join(", "));
   });
+  if (lvm) lines.push([...(parts.length === 0 ? ["start=2048"] : []), `type=${disk.table === "gpt" ? LVM_GPT_TYPE : LVM_MBR_TYPE}`].join(", "));
   return `${lines.join("\n")}\n`;
 }
 
@@ -123,7 +133,26 @@ function relativeMount(disk: TargetDisk, part: TargetPartition): string {
   return part.mountPoint === "/" ? "" : part.mountPoint;
 }
 
-async function prepareDisk(jobDir: string, disk: TargetDisk, state: JobState, log: Logger): Promise<PreparedDisk> {
+/** Lays the disk's LVs into the PV and records each LV's byte range in the raw file as if it were a partition. */
+async function createLvs(jobDir: string, disk: TargetDisk, ds: DiskState, pv: { start: number; size: number }, log: Logger): Promise<void> {
+  const layout = lvmLayout(disk);
+  const pvLoop = await attachLoop(ds.rawPath, pv.start, pv.size);
+  let extents: Awaited<ReturnType<typeof createVolumeGroup>>;
+  try {
+    extents = await createVolumeGroup(jobDir, pvLoop, layout);
+  } finally {
+    // The PV's device is only needed to write the metadata; LVs are reached through their own loop devices.
+    await detachLoop(pvLoop);
+  }
+  ds.pv = { vg: layout.vg, offset: pv.start, size: pv.size };
+  for (const lv of layout.lvs) {
+    const e = extents[lv.name] as { offset: number; size: number };
+    ds.partitions[lv.part.key] = { offset: pv.start + e.offset, size: e.size, loop: null };
+    log.info("created logical volume", { lv: `${layout.vg}/${lv.name}`, mountPoint: lv.part.mountPoint, sizeBytes: e.size });
+  }
+}
+
+async function prepareDisk(jobDir: string, disk: TargetDisk, lvm: boolean, state: JobState, log: Logger): Promise<PreparedDisk> {
   const rawPath = join(jobDir, "disks", `${disk.key}.raw`);
   const sizeBytes = disk.sizeGiB * GiB;
   let ds = state.disks[disk.key];
@@ -131,18 +160,24 @@ async function prepareDisk(jobDir: string, disk: TargetDisk, state: JobState, lo
     log.info("creating target disk", { disk: disk.key, sizeGiB: disk.sizeGiB });
     try {
       await createRaw(rawPath, sizeBytes);
-      await run("sfdisk", ["--quiet", "--wipe", "always", rawPath], { input: sfdiskScript(disk), code: "Disk.PartitionFailed" });
+      await run("sfdisk", ["--quiet", "--wipe", "always", rawPath], { input: sfdiskScript(disk, lvm), code: "Disk.PartitionFailed" });
     } catch (e) {
       if (isNoSpace(e)) throw diskFull(rawPath, e);
       throw e;
     }
     const table = await readTable(rawPath);
     ds = { rawPath, sizeBytes, partitions: {} };
-    disk.partitions.forEach((p, i) => {
+    const plain = lvm ? lvmLayout(disk).plain : disk.partitions;
+    const slot = (i: number): { start: number; size: number } => {
       const t = table[i];
       if (!t) throw new HoistError("Disk.PartitionFailed", `sfdisk did not create partition ${i + 1} on ${rawPath}.`);
+      return t;
+    };
+    plain.forEach((p, i) => {
+      const t = slot(i);
       (ds as DiskState).partitions[p.key] = { offset: t.start, size: t.size, loop: null };
     });
+    if (lvm) await createLvs(jobDir, disk, ds, slot(plain.length), log);
     state.disks[disk.key] = ds;
     writeJobState(jobDir, state);
   }
@@ -208,9 +243,6 @@ async function removeMountFolders(jobDir: string): Promise<void> {
 export function createDiskBackend(): TargetBackend {
   return {
     async prepare(job, log) {
-      if (job.plan.lvm) {
-        throw new HoistError("Disk.LvmNotSupported", "This disk backend lays out plain partitions; the LVM re-layout is planned but not prepared yet.", { fix: "Turn LVM off for this job." });
-      }
       mkdirSync(join(job.jobDir, "disks"), { recursive: true });
       const state = readJobState(job.jobDir);
       const fresh = job.plan.disks.filter((d) => !existsSync(join(job.jobDir, "disks", `${d.key}.raw`)));
@@ -221,7 +253,7 @@ export function createDiskBackend(): TargetBackend {
         if (free < need) throw diskFull(`the target disks (need about ${Math.ceil(need / GiB)} GiB for the data, ${Math.floor(free / GiB)} GiB free)`, null);
       }
       const disks: PreparedDisk[] = [];
-      for (const disk of job.plan.disks) disks.push(await prepareDisk(job.jobDir, disk, state, log.child({ disk: disk.key })));
+      for (const disk of job.plan.disks) disks.push(await prepareDisk(job.jobDir, disk, job.plan.lvm, state, log.child({ disk: disk.key })));
       return disks;
     },
     async convert(job, _inventory, log) {
@@ -232,6 +264,8 @@ export function createDiskBackend(): TargetBackend {
       await detachDisks(job, log);
       for (const disk of job.plan.disks) rmSync(join(job.jobDir, "disks", `${disk.key}.raw`), { force: true });
       await removeMountFolders(job.jobDir);
+      // The VGs lived only in the raw files just deleted; the private LVM folder holds no metadata, only settings and locks.
+      rmSync(join(job.jobDir, "lvm"), { recursive: true, force: true });
       rmSync(statePath(job.jobDir), { force: true });
     },
   };

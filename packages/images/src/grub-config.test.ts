@@ -32,6 +32,13 @@ describe("grub.cfg", () => {
     expect(kernelArgs("u", ["root=/dev/sda1", "quiet", "console=tty1", "resume=UUID=x", "crashkernel=auto"])).toBe("root=UUID=u ro quiet crashkernel=auto net.ifnames=0 console=tty0 console=ttyS0,115200");
   });
 
+  it("names a root on LVM by its device-mapper path, so the initramfs activates that LV", () => {
+    const lvm = renderGrubCfg({ osName: "x", bootUuid: "b", rootUuid: "r", rootDevice: "/dev/mapper/vg0-lv1", separateBoot: true, kernels: [{ version: "1", image: "vmlinuz-1", initrd: "initrd.img-1" }] });
+    expect(lvm).toContain("linux /vmlinuz-1 root=/dev/mapper/vg0-lv1 ro");
+    expect(lvm).not.toContain("root=UUID=r");
+    expect(lvm).toContain("search --no-floppy --fs-uuid --set=root b");
+  });
+
   it("sorts kernel versions numerically", () => {
     expect(sortKernels([{ version: "5.10.0-9" }, { version: "5.10.0-10" }, { version: "6.1.0-1" }]).map((k) => k.version)).toEqual(["6.1.0-1", "5.10.0-10", "5.10.0-9"]);
   });

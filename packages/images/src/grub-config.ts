@@ -18,6 +18,8 @@ export interface GrubConfigInput {
   /** UUID of the filesystem holding /boot (the root filesystem when /boot is not separate). */
   bootUuid: string;
   rootUuid: string;
+  /** root= as a device path instead of UUID=rootUuid, for a root on LVM: the initramfs activates the LV that root= names. */
+  rootDevice?: string;
   /** True when /boot is its own filesystem, so kernel paths have no /boot prefix. */
   separateBoot: boolean;
   kernels: GrubKernel[];
@@ -30,15 +32,15 @@ export function sortKernels<T extends { version: string }>(kernels: T[]): T[] {
   return [...kernels].sort((a, b) => b.version.localeCompare(a.version, "en", { numeric: true }));
 }
 
-export function kernelArgs(rootUuid: string, extra: string[] = []): string {
+export function kernelArgs(rootUuid: string, extra: string[] = [], rootDevice?: string): string {
   // net.ifnames=0 names the new NIC eth0 whatever PCI slot the hypervisor puts it in, so the DHCP config matches it.
   const dropped = /^(root|console|net\.ifnames|resume)=/;
-  return [`root=UUID=${rootUuid}`, "ro", ...extra.filter((a) => !dropped.test(a)), "net.ifnames=0", KERNEL_CONSOLE].join(" ");
+  return [rootDevice ? `root=${rootDevice}` : `root=UUID=${rootUuid}`, "ro", ...extra.filter((a) => !dropped.test(a)), "net.ifnames=0", KERNEL_CONSOLE].join(" ");
 }
 
 export function renderGrubCfg(input: GrubConfigInput): string {
   const dir = input.separateBoot ? "" : "/boot";
-  const args = kernelArgs(input.rootUuid, input.extraArgs);
+  const args = kernelArgs(input.rootUuid, input.extraArgs, input.rootDevice);
   const entries = sortKernels(input.kernels).map((k) =>
     [
       `menuentry '${input.osName.replace(/'/g, "")}, Linux ${k.version}' --id 'linux-${k.version}' {`,

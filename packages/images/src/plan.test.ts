@@ -121,6 +121,6 @@ describe("makePlan", () => {
 
   it("refuses LVM without a separate /boot, and allows it with one", () => {
     expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, lvm: true }))).toBe("Plan.LvmNeedsBootPartition");
-    expect(makePlan(inventory(1), { systemDiskGiB: 20, lvm: true, separateBoot: true }).lvm).toBe(true);
+    expect(makePlan({ ...inventory(1), lvm: true }, { systemDiskGiB: 20, lvm: true, separateBoot: true }).lvm).toBe(true);
   });
 });

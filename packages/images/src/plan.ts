@@ -1,7 +1,8 @@
 // The planner: from what the source has (inventory) and what the user asked
 // for (settings) to the target disk layout. Rules follow the cloud's limits:
 // system disk 20–2048 GiB and able to hold the used space, up to 16 data
-// disks of 1–32768 GiB, LVM only with a separate /boot.
+// disks of 1–32768 GiB, LVM only with a separate /boot (and only where the
+// migrated system can activate it; otherwise plain partitions).
 import { randomBytes, randomUUID } from "node:crypto";
 import { type BootMode, HoistError, type SourceInventory, type TargetDisk, type TargetPartition, type TargetPlan, TargetPlanSchema } from "@hoist/protocol";
 
@@ -52,17 +53,29 @@ export function newVfatId(): string {
   return `${hex.slice(0, 4)}-${hex.slice(4)}`;
 }
 
+/**
+ * Why an LVM re-layout that was asked for would not boot, or null when it can be used. As the seed says, it
+ * then does not take effect: the disks get plain partitions instead.
+ */
+export function lvmFallbackReason(inventory: SourceInventory, settings: PlanSettings = {}): string | null {
+  if (!inventory.lvm) return "the source has no lvm2 (no /etc/lvm/lvm.conf), so the migrated system could not activate its volume groups";
+  const oldKernels = inventory.kernels.length > 0 && inventory.kernels.every((k) => Number.parseInt(k.version, 10) <= 3);
+  const xfs = (settings.fs ?? "ext4") === "xfs" || inventory.mounts.some((m) => m.fs === "xfs");
+  if (inventory.os.id === "debian" && oldKernels && xfs) return "Debian with a 3.x or older kernel cannot boot XFS on LVM";
+  return null;
+}
+
 export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}): TargetPlan {
   const bootMode = settings.bootMode ?? inventory.bootMode;
   const fs = settings.fs ?? "ext4";
-  const lvm = settings.lvm ?? false;
   const separateBoot = settings.separateBoot ?? false;
 
-  if (lvm && !separateBoot) {
+  if (settings.lvm && !separateBoot) {
     throw new HoistError("Plan.LvmNeedsBootPartition", "LVM re-layout needs a separate /boot partition on the system disk, and this plan has none.", {
-      fix: "Enable a separate /boot partition, or turn LVM off.",
+      fix: "Enable a separate /boot partition (--separate-boot), or turn LVM off.",
     });
   }
+  const lvm = (settings.lvm ?? false) && lvmFallbackReason(inventory, settings) === null;
 
   const sourceGiB = Math.ceil(inventory.systemDiskBytes / GiB);
   const systemGiB = settings.systemDiskGiB ?? Math.min(SYSTEM_DISK_MAX_GIB, Math.max(SYSTEM_DISK_MIN_GIB, sourceGiB));
