@@ -7,7 +7,7 @@
 // exists (the intermediate instance, the job) so nothing is created twice.
 import { join } from "node:path";
 import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
-import { collectInventory, makePlan, type PlanSettings } from "@hoist/images";
+import { collectInventory, lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
 import type { IntermediateInstance, Provider } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
 import { createControlClient } from "@hoist/transport";
@@ -66,6 +66,8 @@ function planSettings(prepared: PreparedMigration, inventory: SourceInventory): 
     ...(s.boot_mode === "auto" ? {} : { bootMode: s.boot_mode }),
     systemDiskGiB: s.system_disk_size,
     fs: s.filesystem,
+    lvm: s.lvm,
+    separateBoot: s.separate_boot,
     dataDisks: s.data_disks.map((d) => {
       // The inventory measured each data disk's folder inside the source root.
       const usedBytes = inventory.paths.find((p) => p.path === join(prepared.config.sourceRoot, d.src_path))?.usedBytes ?? 0;
@@ -106,7 +108,13 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
     ...(options.copyOnly ? { copyOnly: true } : {}),
   });
   log.info("inventory", { os: inventory.os, bootMode: inventory.bootMode, usedBytes: inventory.usedBytes });
-  const plan: TargetPlan = makePlan(inventory, planSettings(prepared, inventory));
+  const planned = planSettings(prepared, inventory);
+  const plan: TargetPlan = makePlan(inventory, planned);
+  if (planned.lvm && !plan.lvm) {
+    const why = lvmFallbackReason(inventory, planned) ?? "the source cannot activate LVM";
+    log.warn("LVM re-layout does not take effect; plain partitions instead", { reason: why });
+    say(`Warning: LVM re-layout does not take effect because ${why}; the target disks get plain partitions.`);
+  }
   log.info("plan", { bootMode: plan.bootMode, disks: plan.disks.map((d) => ({ key: d.key, sizeGiB: d.sizeGiB, usedBytes: d.usedBytes })) });
 
   const ours = data.imageId === settings.image_name;

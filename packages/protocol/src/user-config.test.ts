@@ -39,6 +39,8 @@ describe("validateUserConfig", () => {
       checksum: false,
       boot_mode: "auto",
       filesystem: "ext4",
+      lvm: false,
+      separate_boot: false,
     });
     expect(r.config?.data_disks[1]?.src_path).toBe("/mnt/disk2");
   });
@@ -190,6 +192,15 @@ describe("validateUserConfig", () => {
       expect(only({ checksum: "yes" }).code).toBe("Config.InvalidChecksum");
       expect(only({ boot_mode: "UEFI" }).code).toBe("Config.InvalidBootMode");
       expect(only({ filesystem: "btrfs" }).code).toBe("Config.InvalidFilesystem");
+      expect(only({ lvm: "yes" }).code).toBe("Config.InvalidLvm");
+      expect(only({ separate_boot: 1 }).code).toBe("Config.InvalidSeparateBoot");
+    });
+
+    it("takes the LVM re-layout and a separate /boot as booleans", () => {
+      const r = validateUserConfig({ ...base, lvm: true, separate_boot: true });
+      expect(r.problems).toEqual([]);
+      expect(r.warnings).toEqual([]);
+      expect(r.config).toMatchObject({ lvm: true, separate_boot: true });
     });
   });
 

@@ -9,6 +9,8 @@
 //   parallel_streams   1–16, default 4: rsync streams run side by side
 //   boot_mode          "auto" | "bios" | "uefi", default "auto": how the image boots
 //   filesystem         "ext4" | "xfs", default "ext4": filesystem made on each target disk
+//   lvm                boolean, default false: rebuild each target disk as one PV, VG vgX and an LV per mount point
+//   separate_boot      boolean, default false: a separate /boot partition on the system disk (LVM needs one)
 import { z } from "zod";
 
 export const PLATFORMS = [
@@ -76,6 +78,8 @@ export const UserConfigSchema = z.object({
   parallel_streams: z.number().int(),
   boot_mode: z.enum(BOOT_MODES),
   filesystem: z.enum(TARGET_FILESYSTEMS),
+  lvm: z.boolean(),
+  separate_boot: z.boolean(),
 });
 /** A validated user_config.json with defaults filled in. */
 export type UserConfig = z.infer<typeof UserConfigSchema>;
@@ -102,6 +106,8 @@ const KNOWN_FIELDS = new Set([
   "parallel_streams",
   "boot_mode",
   "filesystem",
+  "lvm",
+  "separate_boot",
 ]);
 const KNOWN_DISK_FIELDS = new Set(["data_disk_index", "data_disk_size", "src_path"]);
 
@@ -303,6 +309,14 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
   const checksumRaw = get("checksum", false);
   const checksum = typeof checksumRaw === "boolean" ? checksumRaw : undefined;
   if (checksum === undefined) c.add("Config.InvalidChecksum", "checksum", checksumRaw, "true or false");
+  const bool = (code: string, field: string): boolean | undefined => {
+    const value = get(field, false);
+    if (typeof value === "boolean") return value;
+    c.add(code, field, value, "true or false");
+    return undefined;
+  };
+  const lvm = bool("Config.InvalidLvm", "lvm");
+  const separateBoot = bool("Config.InvalidSeparateBoot", "separate_boot");
   const streams = int(c, "Config.InvalidParallelStreams", "parallel_streams", get("parallel_streams", DEFAULT_PARALLEL_STREAMS), { min: 1, max: 16 }, "");
   const bootMode = oneOf(c, "Config.InvalidBootMode", "boot_mode", get("boot_mode", "auto"), BOOT_MODES);
   const filesystem = oneOf(c, "Config.InvalidFilesystem", "filesystem", get("filesystem", "ext4"), TARGET_FILESYSTEMS);
@@ -323,6 +337,8 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
     parallel_streams: streams,
     boot_mode: bootMode,
     filesystem,
+    lvm,
+    separate_boot: separateBoot,
   });
   return { config, problems: [], warnings };
 }

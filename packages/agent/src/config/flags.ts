@@ -30,6 +30,8 @@ export interface MigrateFlags {
   compression?: string;
   checksum?: boolean;
   streams?: string;
+  lvm?: boolean;
+  separateBoot?: boolean;
   yes?: boolean;
 }
 
@@ -58,6 +60,8 @@ const OPTIONS: readonly [flags: string, description: string][] = [
   ["--compression <level>", "rsync compression level 0-10, 0 = off (overrides compression_level, default 7)"],
   ["--checksum", "compare files by checksum, not only size and time (overrides checksum)"],
   ["--streams <n>", "parallel rsync streams 1-16 (overrides parallel_streams, default 4)"],
+  ["--lvm", "rebuild each target disk as one LVM PV with VG vgX and an LV lvY per mount point; needs --separate-boot (overrides lvm)"],
+  ["--separate-boot", "give the system disk a separate /boot partition (overrides separate_boot)"],
   ["--yes", "answer yes to every question (install rsync, relax SELinux)"],
 ];
 

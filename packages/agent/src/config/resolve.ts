@@ -150,6 +150,8 @@ export function resolveMigrateConfig(input: { workdir?: string; flags?: MigrateF
     fromFlag.set(field, `--${flag}`);
   }
   if (flags.checksum) raw.checksum = true;
+  if (flags.lvm) raw.lvm = true;
+  if (flags.separateBoot) raw.separate_boot = true;
   if (flags.datadisks !== undefined) {
     const parsed = parseDataDisksFlag(flags.datadisks);
     problems.push(...parsed.problems);
