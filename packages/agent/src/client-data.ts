@@ -56,14 +56,16 @@ export const ClientDataSchema = z.strictObject({
 export type ClientData = z.infer<typeof ClientDataSchema>;
 
 /**
- * Disk sizes, their sources, the target filesystem and the region fix the
+ * Disk sizes, their sources, the target filesystem and layout and the region fix the
  * intermediate instance's disks, so a change to any of them needs a fresh start.
  */
 export function settingsHash(settings: UserConfig): string {
   const disks = [...settings.data_disks]
     .sort((a, b) => a.data_disk_index - b.data_disk_index)
     .map((d) => [d.data_disk_index, d.data_disk_size ?? null, d.src_path]);
-  const fixed = { region: settings.region_id, system: settings.system_disk_size, disks, filesystem: settings.filesystem };
+  // The disk layout switches join only when on, so client_data written before they existed still resumes.
+  const layout = { ...(settings.lvm ? { lvm: true } : {}), ...(settings.separate_boot ? { separateBoot: true } : {}) };
+  const fixed = { region: settings.region_id, system: settings.system_disk_size, disks, filesystem: settings.filesystem, ...layout };
   return createHash("sha256").update(JSON.stringify(fixed)).digest("hex");
 }
 

@@ -1,0 +1,220 @@
+// The optional LVM re-layout, as a user runs it: `hoist migrate --lvm
+// --separate-boot` of a Debian 12 (with lvm2) and one data disk. The image
+// must boot to multi-user with /, /boot and the data disk mounted, with / on
+// vg0/lv1 and the data disk on vg1/lv1 while /boot stays a plain partition;
+// the exported disks are read back with LVM's own tools (only their own loop
+// devices in view) and the data disk's files must sit on its LV exactly.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianFixture } from "../helpers/debian-fixture";
+import { compareTrees } from "../helpers/tree";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HOIST = join(ROOT, "apps/hoist/bin/hoist");
+const base = mkdtempSync("/var/tmp/hoist-boot-lvm-");
+const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const source = join(base, "source");
+const workdir = join(base, "work");
+const refusedWorkdir = join(base, "work-refused");
+const IMAGE = "debian12-lvm";
+const attached: string[] = [];
+
+function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function attach(file: string, offset: number, size: number): string {
+  const dev = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(offset), "--sizelimit", String(size), file], { encoding: "utf8" }).trim();
+  attached.push(dev);
+  return dev;
+}
+
+function detach(dev: string): void {
+  spawnSync("losetup", ["-d", dev]);
+  attached.splice(attached.indexOf(dev), 1);
+}
+
+function partitions(raw: string): { start: number; size: number; type: string }[] {
+  const t = JSON.parse(execFileSync("sfdisk", ["-J", raw], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: { start: number; size: number; type: string }[] } };
+  const sector = t.partitiontable.sectorsize ?? 512;
+  return t.partitiontable.partitions.map((p) => ({ start: p.start * sector, size: p.size * sector, type: p.type }));
+}
+
+interface LvSeg {
+  lv_name: string;
+  vg_name: string;
+  seg_pe_ranges: string;
+  vg_extent_size: string;
+  lv_size: string;
+}
+
+/** Reads the VG on one PV with LVM's own tools, seeing no device but that PV and never activating anything. */
+function readVg(pv: string): { vg: string; lvs: { name: string; offset: number; size: number }[] } {
+  const sysDir = mkdtempSync(join(base, "lvm-"));
+  writeFileSync(join(sysDir, "lvm.conf"), "");
+  const config = `global { activation = 0 locking_dir = "${sysDir}" } devices { filter = [ "a|^${pv}$|", "r|.*|" ] global_filter = [ "a|^${pv}$|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 } backup { backup = 0 archive = 0 }`;
+  const lvmEnv = { ...process.env, LVM_SYSTEM_DIR: sysDir, LVM_SUPPRESS_FD_WARNINGS: "1" };
+  const lvs = JSON.parse(
+    execFileSync("lvs", ["--config", config, "--readonly", "--segments", "-o", "lv_name,vg_name,seg_pe_ranges,vg_extent_size,lv_size", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8" }),
+  ) as { report: { seg: LvSeg[] }[] };
+  const pvs = JSON.parse(execFileSync("pvs", ["--config", config, "--readonly", "-o", "pv_name,pe_start", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8" })) as {
+    report: { pv: { pv_name: string; pe_start: string }[] }[];
+  };
+  const peStart = Number(pvs.report[0]?.pv[0]?.pe_start.replace(/B$/, ""));
+  const segs = lvs.report[0]?.seg ?? [];
+  return {
+    vg: segs[0]?.vg_name ?? "",
+    lvs: segs.map((s) => ({
+      name: s.lv_name,
+      offset: peStart + Number(/:(\d+)-/.exec(s.seg_pe_ranges)?.[1]) * Number(s.vg_extent_size.replace(/B$/, "")),
+      size: Number(s.lv_size.replace(/B$/, "")),
+    })),
+  };
+}
+
+beforeAll(async () => {
+  const fixture = await debianFixture();
+  expect(existsSync(join(fixture, "etc/lvm/lvm.conf"))).toBe(true);
+  // A writable view of the cached Debian root, so this run adds its own data disk without copying 800 MB.
+  for (const d of ["upper", "ovl", "source"]) mkdirSync(join(base, d), { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
+  const dir = join(source, "mnt", "disk1");
+  mkdirSync(join(dir, "nested"), { recursive: true });
+  writeFileSync(join(dir, "hello-lvm.txt"), "data on a logical volume\n");
+  writeFileSync(join(dir, "nested", "random.bin"), randomBytes(2 * 2 ** 20));
+  for (const dir of [workdir, refusedWorkdir]) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "user_config.json"),
+      JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
+    );
+  }
+}, 20 * 60_000);
+
+afterAll(() => {
+  for (const dev of [...attached]) spawnSync("losetup", ["-d", dev]);
+  const instances = join(env.HOIST_HOME, "instances");
+  for (const id of existsSync(instances) ? readdirSync(instances) : []) {
+    try {
+      process.kill((JSON.parse(readFileSync(join(instances, id, "receiver.json"), "utf8")) as { pid: number }).pid, "SIGKILL");
+    } catch {
+      // not running
+    }
+  }
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1] ?? "")
+    .filter((m) => m.startsWith(base))
+    .reverse();
+  for (const m of mounts) spawnSync("umount", ["-l", m]);
+  for (const line of execFileSync("losetup", ["-a"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(base))) {
+    const dev = line.split(":")[0];
+    if (dev) spawnSync("losetup", ["-d", dev]);
+  }
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data disk", () => {
+  it("refuses LVM without a separate /boot before creating anything", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", refusedWorkdir, "--source-root", source, "--lvm", "--datadisks", "1|20|/mnt/disk1"]);
+    expect(r.status).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toContain("Plan.LvmNeedsBootPartition");
+    expect(existsSync(join(env.HOIST_HOME, "instances")) ? readdirSync(join(env.HOIST_HOME, "instances")) : []).toEqual([]);
+  });
+
+  it("boots the image with / and the data disk on LVs and /boot on a partition", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--lvm", "--separate-boot", "--datadisks", "1|20|/mnt/disk1"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain("LVM re-layout does not take effect");
+    expect(r.stdout).toContain("booted to multi-user");
+    expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
+
+    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as {
+      mounts: { mountPoint: string }[];
+      verification: { status: string; mountedAll: boolean; reachedMultiUser: boolean };
+      conversion: { steps: { name: string; detail?: string }[] };
+    };
+    expect(manifest.mounts.map((m) => m.mountPoint).sort()).toEqual(["/", "/boot", "/mnt/disk1"]);
+    expect(manifest.verification).toMatchObject({ status: "booted", mountedAll: true, reachedMultiUser: true });
+    expect(manifest.conversion.steps.find((s) => s.name === "fstab")?.detail).toContain("/ on vg0/lv1, /mnt/disk1 on vg1/lv1");
+
+    const consoleLog = readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "verify-console.log"), "utf8");
+    // The kernel was told to mount the root LV, so reaching multi-user means the initramfs activated vg0.
+    expect(consoleLog).toMatch(/Command line: \S*vmlinuz-\S+ root=\/dev\/mapper\/vg0-lv1 /);
+    const report = /HOIST-VERIFY mounts=(\S*) failed=(\S*) end/.exec(consoleLog);
+    expect(report?.[1]?.split(",")).toEqual(expect.arrayContaining(["/", "/boot", "/mnt/disk1"]));
+
+    // Released on success: no receiver, no loop devices, and the host's LVM never saw the job's VGs.
+    const instances = join(env.HOIST_HOME, "instances");
+    expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
+    expect(execFileSync("losetup", ["-a"], { encoding: "utf8" })).not.toContain(env.HOIST_HOME);
+  });
+
+  it("holds vg0/lv1 with the root filesystem and vg1/lv1 with the data disk's exact files", () => {
+    const out = join(base, "export", "img.raw");
+    mkdirSync(join(base, "export"), { recursive: true });
+    const r = hoist(["image", "export", IMAGE, "--format", "raw", "--output", out, "--image-store", env.HOIST_IMAGE_STORE]);
+    expect(r.status).toBe(0);
+
+    const system = partitions(join(base, "export", "img-system.raw"));
+    expect(system.map((p) => p.type)).toEqual(["83", "8e"]);
+    const data = partitions(join(base, "export", "img-disk1.raw"));
+    expect(data.map((p) => p.type)).toEqual(["8e"]);
+
+    const check = (raw: string, pvPart: { start: number; size: number }, vgName: string, body: (mnt: string) => void): void => {
+      const pv = attach(raw, pvPart.start, pvPart.size);
+      let lv: { name: string; offset: number; size: number } | undefined;
+      try {
+        const vg = readVg(pv);
+        expect(vg.vg).toBe(vgName);
+        expect(vg.lvs.map((l) => l.name)).toEqual(["lv1"]);
+        lv = vg.lvs[0];
+      } finally {
+        detach(pv);
+      }
+      if (!lv) throw new Error(`no LV in ${vgName}`);
+      const dev = attach(raw, pvPart.start + lv.offset, lv.size);
+      const mnt = join(base, "export", `mnt-${vgName}`);
+      mkdirSync(mnt, { recursive: true });
+      execFileSync("mount", ["-o", "ro", dev, mnt]);
+      try {
+        body(mnt);
+      } finally {
+        execFileSync("umount", [mnt]);
+        detach(dev);
+      }
+    };
+
+    check(join(base, "export", "img-system.raw"), system[1] as { start: number; size: number }, "vg0", (mnt) => {
+      expect(readFileSync(join(mnt, "etc/hostname"), "utf8")).toBe("hoist-fixture\n");
+      const fstab = readFileSync(join(mnt, "etc/fstab"), "utf8");
+      const rootUuid = /^UUID=(\S+)\s+\/\s/m.exec(fstab)?.[1];
+      const dev = attached[attached.length - 1] as string;
+      expect(execFileSync("blkid", ["-p", "-o", "value", "-s", "UUID", dev], { encoding: "utf8" }).trim()).toBe(rootUuid);
+      // /boot is on the plain first partition, so the kernels are not in the root LV's /boot.
+      expect(readdirSync(join(mnt, "boot")).filter((f) => f.startsWith("vmlinuz-"))).toEqual([]);
+    });
+    check(join(base, "export", "img-disk1.raw"), data[0] as { start: number; size: number }, "vg1", (mnt) => {
+      const diffs = compareTrees(join(source, "mnt", "disk1"), mnt).filter((d) => !d.startsWith('"lost+found"'));
+      expect(diffs).toEqual([]);
+    });
+
+    const bootPart = system[0] as { start: number; size: number };
+    const boot = attach(join(base, "export", "img-system.raw"), bootPart.start, bootPart.size);
+    const bootMnt = join(base, "export", "mnt-boot");
+    mkdirSync(bootMnt, { recursive: true });
+    execFileSync("mount", ["-o", "ro", boot, bootMnt]);
+    try {
+      expect(readdirSync(bootMnt).some((f) => f.startsWith("vmlinuz-"))).toBe(true);
+      expect(readFileSync(join(bootMnt, "grub/grub.cfg"), "utf8")).toContain("root=/dev/mapper/vg0-lv1");
+    } finally {
+      execFileSync("umount", [bootMnt]);
+      detach(boot);
+    }
+  });
+});
