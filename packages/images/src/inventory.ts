@@ -216,7 +216,8 @@ async function liveInventory(opts: InventoryOptions): Promise<SourceInventory> {
     systemDiskBytes: rootDisk?.sizeBytes ?? tree.systemDiskBytes,
     usedBytes: usedOnSystemDisk || tree.usedBytes,
     paths,
-    lvm: disks.some((d) => d.partitions.some((p) => p.fs === "LVM2_member")),
+    // lvm2 installed (what an LVM re-layout needs) or already in use.
+    lvm: tree.lvm || disks.some((d) => d.partitions.some((p) => p.fs === "LVM2_member")),
   });
 }
 
