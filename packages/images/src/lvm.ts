@@ -103,27 +103,39 @@ export function parseLvExtents(lvsJson: string, pvsJson: string): Record<string,
   return out;
 }
 
-/** lvm.conf settings that confine a command to `devices` and keep it away from device-mapper, udev and the host's LVM state. */
-export function lvmConfig(devices: readonly string[], lockDir: string): string {
-  const quote = (d: string): string => d.replace(/[|\\^$.*+?()[\]{}]/g, "\\$&");
-  const accept = devices.map((d) => `"a|^${quote(d)}$|"`).join(", ");
+/** lvm.conf settings that keep LVM away from device-mapper, udev, the host's lock folder and metadata backups. */
+function lvmSettings(lockDir: string): string {
   return [
     `global { activation = 0 locking_dir = "${lockDir}" use_lvmpolld = 0 event_activation = 0 }`,
     "activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }",
-    `devices { filter = [ ${accept}, "r|.*|" ] global_filter = [ ${accept}, "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 external_device_info_source = "none" hints = "none" }`,
     "backup { backup = 0 archive = 0 }",
-  ].join(" ");
+  ].join("\n");
 }
 
-/** Runs LVM tools for one job: its own empty system dir (so the host's lvm.conf and devices file do not apply) and a filter naming only its PV. */
+/** The device filter that lets a command see `devices` and nothing else (not the host's disks, not another job's PVs). */
+function deviceFilter(devices: readonly string[]): string {
+  const quote = (d: string): string => d.replace(/[|\\^$.*+?()[\]{}]/g, "\\$&");
+  const accept = devices.map((d) => `"a|^${quote(d)}$|"`).join(", ");
+  return `devices { filter = [ ${accept}, "r|.*|" ] global_filter = [ ${accept}, "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 external_device_info_source = "none" hints = "none" }`;
+}
+
+/** Every lvm.conf setting a job's LVM commands run with. */
+export function lvmConfig(devices: readonly string[], lockDir: string): string {
+  return `${lvmSettings(lockDir)}\n${deviceFilter(devices)}`;
+}
+
+/**
+ * Runs LVM tools for one job: its own system dir, so the host's lvm.conf (a global_filter, a devices
+ * file) does not apply, and a filter on each command naming only the job's PV.
+ */
 export function lvmRunner(jobDir: string, pvDevice: string) {
   const systemDir = join(jobDir, "lvm");
   const lockDir = join(systemDir, "lock");
   mkdirSync(lockDir, { recursive: true });
-  writeFileSync(join(systemDir, "lvm.conf"), "# Settings come from --config on each command.\n");
+  writeFileSync(join(systemDir, "lvm.conf"), `${lvmSettings(lockDir)}\n`);
   const env = { ...process.env, LVM_SYSTEM_DIR: systemDir, LVM_SUPPRESS_FD_WARNINGS: "1" };
-  const config = lvmConfig([pvDevice], lockDir);
-  return (tool: string, args: string[]) => run(tool, ["--config", config, ...args], { env, code: "Disk.LvmFailed" });
+  const filter = deviceFilter([pvDevice]);
+  return (tool: string, args: string[]) => run(tool, ["--config", filter, ...args], { env, code: "Disk.LvmFailed" });
 }
 
 /** Writes PV, VG and LVs onto `pvDevice` without activating anything and returns where each LV lies within the PV. */
