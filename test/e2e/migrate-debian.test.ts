@@ -95,6 +95,14 @@ describe("hoist migrate of a Debian 12 server with two data disks", () => {
     const instances = join(env.HOIST_HOME, "instances");
     expect(existsSync(instances) ? readdirSync(instances) : []).toEqual([]);
     expect(execFileSync("losetup", ["-a"], { encoding: "utf8" })).not.toContain(env.HOIST_HOME);
+    const receivers = readdirSync("/proc").filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(env.HOIST_HOME);
+      } catch {
+        return false;
+      }
+    });
+    expect(receivers).toEqual([]);
   });
 
   it("says the migration already finished when run again", () => {

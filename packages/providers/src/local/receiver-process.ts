@@ -71,8 +71,13 @@ export async function startReceiver(instanceId: string, options: ReceiverProcess
   const host = options.host ?? "127.0.0.1";
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   const previous = readFacts(options.stateDir);
-  if (previous && pidAlive(previous.pid) && (await receiverHealthy(host, previous.controlPort, previous.fingerprint))) {
-    return describe(instanceId, host, options.stateDir, previous);
+  if (previous && pidAlive(previous.pid)) {
+    // A busy host can be slow to answer; only a receiver that stays silent is replaced.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await receiverHealthy(host, previous.controlPort, previous.fingerprint, 10_000)) return describe(instanceId, host, options.stateDir, previous);
+    }
+    // Never leave two receivers fighting over one state folder.
+    await stopReceiver(options.stateDir);
   }
   rmSync(join(options.stateDir, "receiver.json"), { force: true });
   const [cmd, ...pre] = hoistCommand();
