@@ -59,9 +59,9 @@ function readVg(pv: string): { vg: string; lvs: { name: string; offset: number; 
   const config = `global { activation = 0 locking_dir = "${sysDir}" } devices { filter = [ "a|^${pv}$|", "r|.*|" ] global_filter = [ "a|^${pv}$|", "r|.*|" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 } backup { backup = 0 archive = 0 }`;
   const lvmEnv = { ...process.env, LVM_SYSTEM_DIR: sysDir, LVM_SUPPRESS_FD_WARNINGS: "1" };
   const lvs = JSON.parse(
-    execFileSync("lvs", ["--config", config, "--readonly", "--segments", "-o", "lv_name,vg_name,seg_pe_ranges,vg_extent_size,lv_size", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8" }),
+    execFileSync("lvs", ["--config", config, "--readonly", "--segments", "-o", "lv_name,vg_name,seg_pe_ranges,vg_extent_size,lv_size", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
   ) as { report: { seg: LvSeg[] }[] };
-  const pvs = JSON.parse(execFileSync("pvs", ["--config", config, "--readonly", "-o", "pv_name,pe_start", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8" })) as {
+  const pvs = JSON.parse(execFileSync("pvs", ["--config", config, "--readonly", "-o", "pv_name,pe_start", "--units", "b", "--reportformat", "json"], { env: lvmEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })) as {
     report: { pv: { pv_name: string; pe_start: string }[] }[];
   };
   const peStart = Number(pvs.report[0]?.pv[0]?.pe_start.replace(/B$/, ""));
@@ -161,7 +161,7 @@ describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data 
     const r = hoist(["image", "export", IMAGE, "--format", "raw", "--output", out, "--image-store", env.HOIST_IMAGE_STORE]);
     expect(r.status).toBe(0);
 
-    const system = partitions(join(base, "export", "img-system.raw"));
+    const system = partitions(out);
     expect(system.map((p) => p.type)).toEqual(["83", "8e"]);
     const data = partitions(join(base, "export", "img-disk1.raw"));
     expect(data.map((p) => p.type)).toEqual(["8e"]);
@@ -190,7 +190,7 @@ describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data 
       }
     };
 
-    check(join(base, "export", "img-system.raw"), system[1] as { start: number; size: number }, "vg0", (mnt) => {
+    check(out, system[1] as { start: number; size: number }, "vg0", (mnt) => {
       expect(readFileSync(join(mnt, "etc/hostname"), "utf8")).toBe("hoist-fixture\n");
       const fstab = readFileSync(join(mnt, "etc/fstab"), "utf8");
       const rootUuid = /^UUID=(\S+)\s+\/\s/m.exec(fstab)?.[1];
@@ -205,7 +205,7 @@ describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data 
     });
 
     const bootPart = system[0] as { start: number; size: number };
-    const boot = attach(join(base, "export", "img-system.raw"), bootPart.start, bootPart.size);
+    const boot = attach(out, bootPart.start, bootPart.size);
     const bootMnt = join(base, "export", "mnt-boot");
     mkdirSync(bootMnt, { recursive: true });
     execFileSync("mount", ["-o", "ro", boot, bootMnt]);
