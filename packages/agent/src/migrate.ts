@@ -216,7 +216,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   if (verify) {
     say(`Booting image ${settings.image_name} to prove it works (this takes a few minutes without KVM).`);
     const v = await provider.verifyImage(settings.image_name, region, { timeoutSeconds: options.verifyTimeoutSeconds ?? 900 });
-    if (v.status !== "booted") {
+    if (v.status !== "booted" || v.mountedAll !== true) {
       throw new HoistError("Image.VerifyFailed", `image ${settings.image_name} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
         fix: `Read the console log ${v.consoleLog ?? ""} and run hoist image check ${settings.image_name}. The intermediate instance is kept; fix the cause and run hoist migrate again.`,
         details: { reachedMultiUser: v.reachedMultiUser, mountedAll: v.mountedAll },
