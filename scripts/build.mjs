@@ -2,9 +2,7 @@
 // Node.js to run the agent (copy apps/hoist/dist/hoist.mjs and go).
 import { build } from "esbuild";
 
-await build({
-  entryPoints: ["apps/hoist/src/main.ts"],
-  outfile: "apps/hoist/dist/hoist.mjs",
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
@@ -14,4 +12,8 @@ await build({
     js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);",
   },
   logLevel: "warning",
-});
+};
+
+await build({ ...common, entryPoints: ["apps/hoist/src/main.ts"], outfile: "apps/hoist/dist/hoist.mjs" });
+// rsync's remote shell, one per stream: kept apart so each loads only the transport.
+await build({ ...common, entryPoints: ["apps/hoist/src/tunnel-main.ts"], outfile: "apps/hoist/dist/tunnel.mjs" });

@@ -10,6 +10,8 @@ export interface PinnedEndpoint {
   port: number;
   /** SHA-256 fingerprint of the receiver certificate (any case, colons allowed). */
   fingerprint: string;
+  /** Stream buffer size of the TLS socket (Node's default is 16 KiB). */
+  highWaterMark?: number;
 }
 
 export function fingerprintsEqual(a: string, b: string): boolean {
@@ -20,7 +22,7 @@ export function fingerprintsEqual(a: string, b: string): boolean {
 
 export function connectPinned(endpoint: PinnedEndpoint, timeoutMs = 20_000): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, servername: undefined });
+    const socket = connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, servername: undefined, ...(endpoint.highWaterMark ? { highWaterMark: endpoint.highWaterMark } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new HoistError("Transport.ConnectTimeout", `no TLS connection to ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`, { retryable: true, fix: "Check that the receiver runs and the port is open." }));

@@ -2,6 +2,8 @@
 // --daemon .` and talks the daemon protocol over its stdin/stdout. The tunnel
 // carries those bytes over pinned TLS to the receiver's data port, after a
 // header frame that names the job and carries its token.
+import { fstatSync } from "node:fs";
+import { Socket, type SocketConstructorOpts } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { DataReplySchema, HoistError, TunnelEnvSchema, type TunnelEnv } from "@hoist/protocol";
 import { encodeFrame, readFrame } from "./frame";
@@ -35,14 +37,72 @@ export function parseTunnelEnv(raw: string | undefined): TunnelEnv {
 export interface TunnelOptions {
   env: TunnelEnv;
   command: string[];
-  input: Readable;
-  output: Writable;
+  /** rsync's end of the pipe; defaults to this process's stdin. */
+  input?: Readable;
+  /** Where the receiver's bytes go; defaults to this process's stdout. */
+  output?: Writable;
+}
+
+/** Large enough that a burst of rsync output is one TLS write, not a pause per 16 KiB. */
+const HIGH_WATER_MARK = 1024 * 1024;
+const READ_BUFFER_BYTES = 256 * 1024;
+
+function isPipeOrSocket(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Forwards `fd` (rsync's output) into `sink`. Reading into one reused buffer
+ * spares a fresh 64 KiB allocation per read and the garbage collection that
+ * follows, which is most of what a relay costs beyond the copy itself. A chunk
+ * is only copied when the sink has to queue it; otherwise TLS encrypts it
+ * before write() returns, so the buffer is free again.
+ */
+function forwardFd(fd: number, sink: Writable, onEnd: () => void): Socket {
+  const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  const options = {
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array) => {
+        const view = Buffer.from(buf.buffer, buf.byteOffset, n);
+        const chunk = sink.writableLength > 0 ? Buffer.from(view) : view;
+        if (!sink.write(chunk)) {
+          source.pause();
+          sink.once("drain", () => source.resume());
+        }
+        return true;
+      },
+    },
+  };
+  // @types/node leaves out `onread` here, though the constructor honours it.
+  const source = new Socket(options as SocketConstructorOpts);
+  source.once("end", onEnd);
+  return source;
+}
+
+function forwardStream(source: Readable, sink: Writable, onEnd: () => void): Readable {
+  source.on("data", (c: Buffer) => {
+    if (!sink.write(c)) {
+      source.pause();
+      sink.once("drain", () => source.resume());
+    }
+  });
+  source.once("end", onEnd);
+  return source;
 }
 
 /** Resolves when both directions are closed. */
 export async function runTunnel(options: TunnelOptions): Promise<void> {
   const { env } = options;
-  const socket = await connectPinned({ host: env.host, port: env.port, fingerprint: env.fingerprint });
+  const socket = await connectPinned({ host: env.host, port: env.port, fingerprint: env.fingerprint, highWaterMark: HIGH_WATER_MARK });
   socket.write(encodeFrame({ v: 1, jobId: env.jobId, token: env.token, kind: "rsync", command: options.command }));
   const { value, rest } = await readFrame(socket, { timeoutMs: 30_000 });
   const reply = DataReplySchema.safeParse(value);
@@ -54,7 +114,8 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
     socket.destroy();
     throw new HoistError(reply.data.code, reply.data.message, { retryable: reply.data.code === "Transport.Timeout" });
   }
-  if (rest.length) options.output.write(rest);
+  const output = options.output ?? (isPipeOrSocket(1) ? new Socket({ fd: 1, readable: false, writable: true, highWaterMark: HIGH_WATER_MARK } as SocketConstructorOpts) : process.stdout);
+  if (rest.length) output.write(rest);
   await new Promise<void>((resolve) => {
     let open = 2;
     const done = () => {
@@ -62,34 +123,22 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
       if (open === 0) resolve();
     };
     // Receiver → rsync: when the receiver closes, rsync sees EOF.
-    socket.on("data", (c: Buffer) => {
-      if (!options.output.write(c)) {
-        socket.pause();
-        options.output.once("drain", () => socket.resume());
-      }
-    });
+    forwardStream(socket, output, () => {});
+    // rsync → receiver: half-close so the receiver's rsync sees EOF.
+    const input: Readable = options.input ? forwardStream(options.input, socket, () => socket.end()) : isPipeOrSocket(0) ? forwardFd(0, socket, () => socket.end()) : forwardStream(process.stdin, socket, () => socket.end());
     socket.once("close", () => {
-      options.output.end();
+      output.end();
       done();
       // rsync may still hold our stdin open; nothing more can travel anyway.
       if (open > 0) {
-        options.input.destroy();
+        input.destroy();
         done();
       }
     });
     socket.on("error", () => {});
-    options.output.on("error", () => socket.destroy());
-    // rsync → receiver: half-close so the receiver's rsync sees EOF.
-    options.input.on("data", (c: Buffer) => {
-      if (!socket.write(c)) {
-        options.input.pause();
-        socket.once("drain", () => options.input.resume());
-      }
-    });
-    options.input.once("end", () => {
-      socket.end();
-    });
-    options.input.on("error", () => socket.destroy());
+    output.on("error", () => socket.destroy());
+    input.on("error", () => socket.destroy());
+    input.resume();
     socket.resume();
   });
 }
