@@ -187,7 +187,24 @@ export function streamFilterRules(plans: readonly StreamPlan[], index: number, c
   return rules;
 }
 
-/** A last pass that only sets folder metadata, since streams writing into shared folders move their mtimes. */
-export function folderPassRules(common: readonly string[]): string[] {
-  return [...common, "+ */", "- *"];
+/**
+ * A last pass that only sets folder metadata. Only the folders above the
+ * streams' units get entries from more than one stream, so only their mtimes
+ * can be left stale; every other folder is finished by the one stream that
+ * owns it. Naming just those folders keeps the pass from walking the tree again.
+ */
+export function folderPassRules(plans: readonly StreamPlan[], common: readonly string[]): string[] {
+  const rules = [...common];
+  const seen = new Set<string>();
+  for (const p of plans) {
+    if (p.index === 0) continue;
+    for (const u of p.units) {
+      for (const parentRule of parentsOf(u.path)) {
+        if (!seen.has(parentRule)) rules.push(`+ ${parentRule}`);
+        seen.add(parentRule);
+      }
+    }
+  }
+  rules.push("- *");
+  return rules;
 }

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { type Logger, silentLogger } from "@hoist/runtime";
 import { TUNNEL_ENV } from "@hoist/transport";
@@ -92,6 +93,16 @@ function startRsync(args: string[], env: NodeJS.ProcessEnv, usePdeathsig: boolea
   return { child, done, bytes: 0 };
 }
 
+/**
+ * The bundled CLI ships a small tunnel entry beside itself; each stream runs
+ * one for the whole copy, so it is worth not loading the full CLI there.
+ */
+function defaultTunnel(): string[] {
+  const light = fileURLToPath(new URL("./tunnel.mjs", import.meta.url));
+  if (existsSync(light)) return [process.execPath, light];
+  return [process.execPath, process.argv[1] ?? "hoist", "tunnel"];
+}
+
 export async function transferTree(options: TransferOptions): Promise<TransferResult> {
   const started = Date.now();
   const log = (options.logger ?? silentLogger).child({ jobId: options.jobId, disk: options.module });
@@ -107,7 +118,7 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const plan = planStreams(walk, { streams: streamsWanted });
   log.info("transfer planned", { bytes: walk.totalBytes, entries: walk.totalEntries, streams: plan.length, units: plan.map((p) => p.units.length) });
 
-  const tunnel = options.tunnel ?? [process.execPath, process.argv[1] ?? "hoist", "tunnel"];
+  const tunnel = options.tunnel ?? defaultTunnel();
   const env = {
     ...process.env,
     [TUNNEL_ENV]: JSON.stringify({ host: options.receiver.host, port: options.receiver.dataPort, fingerprint: options.receiver.fingerprint, jobId: options.jobId, token: options.token }),
@@ -162,7 +173,7 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
     let vanished = outcomes.some((o) => o.vanished);
     if (plan.length > 1) {
       const filterFile = join(work, "folders.rules");
-      writeFileSync(filterFile, `${folderPassRules(common).join("\0")}\0`, { mode: 0o600 });
+      writeFileSync(filterFile, `${folderPassRules(plan, common).join("\0")}\0`, { mode: 0o600 });
       const pass = startRsync(argsFor(filterFile, true), env, usePdeathsig, () => {});
       if (options.stateFile) recordChildren(options.stateFile, pass.child.pid ? [pass.child.pid] : []);
       const o = await pass.done;
