@@ -12,6 +12,6 @@ export function registerTunnelCommand(program: Command): void {
     .argument("[args...]", "what rsync passes: [-l user] HOST rsync --server --daemon .")
     .action(async (args: string[]) => {
       const env = parseTunnelEnv(process.env[TUNNEL_ENV]);
-      await runTunnel({ env, command: remoteCommandFromRshArgs(args), input: process.stdin, output: process.stdout });
+      await runTunnel({ env, command: remoteCommandFromRshArgs(args) });
     });
 }
