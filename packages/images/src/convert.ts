@@ -163,6 +163,24 @@ function lvmSummary(plan: TargetPlan): string {
   }).join(", ");
 }
 
+/**
+ * Whether every boot kernel's initramfs-tools image already has the virtio
+ * drivers the new hypervisor needs and nothing in it points at the source's
+ * old disks (a resume device). initramfs-tools takes the root from the kernel
+ * command line, so such an image boots the migrated disks as it is.
+ */
+async function initramfsAlreadyFits(root: string, plan: TargetPlan, kernels: ReturnType<typeof bootKernels>): Promise<string | null> {
+  if (plan.lvm || kernels.length === 0) return null;
+  const resume = existsSync(join(root, "etc/initramfs-tools/conf.d/resume")) ? readFileSync(join(root, "etc/initramfs-tools/conf.d/resume"), "utf8") : "";
+  if (/^\s*RESUME=(?!none\s*$)\S/m.test(resume)) return null;
+  for (const k of kernels) {
+    if (!k.initrd) return null;
+    const v = virtioIn(await listInitramfs(join(root, "boot", k.initrd)).catch(() => []));
+    if (!v.virtio_blk || !v.virtio_net || !v.virtio_scsi) return null;
+  }
+  return `kept the initramfs of ${kernels.map((k) => k.version).join(", ")}: it already has virtio_blk, virtio_net and virtio_scsi (the modules list is updated for later rebuilds)`;
+}
+
 async function regenerateInitramfs(root: string, plan: TargetPlan, exec: Exec, changes: Changes): Promise<string> {
   if (plan.lvm && !existsSync(join(root, "sbin/lvm")) && !existsSync(join(root, "usr/sbin/lvm"))) {
     throw new HoistError("Convert.InitramfsFailed", "The disks were laid out on LVM, but the migrated system has no lvm2 to activate them at boot.", {
@@ -172,6 +190,9 @@ async function regenerateInitramfs(root: string, plan: TargetPlan, exec: Exec, c
   const kernels = bootKernels(root);
   if (existsSync(join(root, "usr/sbin/update-initramfs"))) {
     changes.write("/etc/initramfs-tools/modules", addInitramfsModules(changes.read("/etc/initramfs-tools/modules") ?? ""));
+    const kept = await initramfsAlreadyFits(root, plan, kernels);
+    // Rebuilding is most of a conversion's time; an initramfs that already reaches virtio disks and NICs is kept.
+    if (kept) return kept;
     for (const k of kernels) await exec("update-initramfs", [k.initrd ? "-u" : "-c", "-k", k.version], { code: "Convert.InitramfsFailed" });
   } else if (existsSync(join(root, "usr/bin/dracut")) || existsSync(join(root, "usr/sbin/dracut"))) {
     changes.write("/etc/dracut.conf.d/90-hoist-virtio.conf", 'add_drivers+=" virtio_blk virtio_pci virtio_net virtio_scsi "\n');
