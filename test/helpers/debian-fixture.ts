@@ -1,7 +1,7 @@
 // A debootstrapped Debian 12 root that the image tests migrate. Building it
 // takes minutes and ~800 MB, so it is built once per recipe into a cache
-// outside the repository, under a lock (test files run concurrently across
-// engineers), into a temp folder that is renamed into place only when whole.
+// outside the repository, under a lock (several test runs may want it at
+// once), into a temp folder that is renamed into place only when whole.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, writeFileSync } from "node:fs";
