@@ -7,3 +7,4 @@ export * from "./receiver-api";
 export * from "./image-manifest";
 export * from "./inventory";
 export * from "./user-config";
+export * from "./control-plane";

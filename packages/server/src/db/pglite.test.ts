@@ -1,0 +1,5 @@
+import { openPglite } from "./pglite";
+import { runDbTests } from "./db-suite";
+
+// In memory: one PGlite is one connection, so a "second replica" is the same handle.
+runDbTests({ name: "embedded PGlite", newDb: () => openPglite(), sameDb: async (db) => ({ ...db, close: async () => {} }) });

@@ -1,0 +1,55 @@
+// Embedded PostgreSQL (PGlite, compiled to WebAssembly) in a data folder: the
+// default, so `hoist server` needs no database server to start. PGlite is
+// loaded only when used: its WebAssembly files sit beside its own module, so
+// the bundled CLI leaves it in node_modules instead of inlining it.
+import { mkdirSync } from "node:fs";
+import { HoistError } from "@hoist/protocol";
+import type { Database, Queryable, Row } from "./database";
+
+interface PgliteLike {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  transaction<T>(fn: (tx: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> }) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  waitReady: Promise<void>;
+}
+
+/** Opens PGlite in `dataDir` (created 0700), or in memory when `dataDir` is undefined. */
+export async function openPglite(dataDir?: string): Promise<Database> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  let PGlite: new (dataDir?: string) => PgliteLike;
+  try {
+    ({ PGlite } = (await import("@electric-sql/pglite")) as unknown as { PGlite: typeof PGlite });
+  } catch (e) {
+    throw new HoistError("Database.Unavailable", "the embedded database (@electric-sql/pglite) could not be loaded", {
+      fix: "Run hoist server from an installed checkout (npm install), or set DATABASE_URL to a PostgreSQL server.",
+      cause: e,
+    });
+  }
+  const pg = new PGlite(dataDir);
+  try {
+    await pg.waitReady;
+  } catch (e) {
+    throw new HoistError("Database.Unavailable", `the embedded database in ${dataDir ?? "memory"} could not be opened: ${e instanceof Error ? e.message : String(e)}`, {
+      fix: "Check that the data folder is writable and that no other hoist server uses it (PGlite allows one process per folder).",
+      cause: e,
+    });
+  }
+  // PGlite is one connection: statements already run one at a time, and a
+  // transaction holds the connection until it ends.
+  return {
+    kind: "pglite",
+    async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+      return (await pg.query<T>(sql, [...params])).rows;
+    },
+    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return pg.transaction((tx) =>
+        fn({
+          async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+            return (await tx.query<R>(sql, [...params])).rows;
+          },
+        }),
+      );
+    },
+    close: () => pg.close(),
+  };
+}
