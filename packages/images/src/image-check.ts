@@ -2,14 +2,16 @@
 // (attached read-only from a scratch raw copy) for the mistakes that stop a
 // migrated system from booting or being reached: fstab and grub.cfg naming
 // filesystems or files that are not there, an initramfs without virtio, no
-// bootloader, no DHCP.
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
+// bootloader, no DHCP. Filesystems inside an LVM physical volume are read
+// like partitions, each LV through a loop device over its extents.
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageFinding } from "@hoist/protocol";
 import { run } from "@hoist/runtime";
 import { parseFstab } from "./fstab";
 import { fatHas } from "./esp";
+import { type ImageLv, isLvmPv, lvDeviceKey, readImageLvs } from "./image-check-lvm";
 import { imagePath, readManifest } from "./image-store";
 import { listInitramfs, virtioIn } from "./initramfs";
 import { attachLoop, detachLoop, mountDevice, unmount } from "./loop";
@@ -20,6 +22,14 @@ interface AttachedFs {
   fs: string;
   loop: string;
   dir: string | null;
+  /** The logical volume this filesystem is on, if it is on one. */
+  lv?: ImageLv;
+}
+
+interface PartitionEntry {
+  start: number;
+  size: number;
+  type?: string;
 }
 
 function critical(code: string, message: string, fix: string): ImageFinding {
@@ -64,6 +74,43 @@ function dhcpConfigured(root: string): boolean {
   return existsSync(nm) && readdirSync(nm).some((f) => /method=auto/.test(read(join(nm, f)) ?? ""));
 }
 
+/** The disk's partitions in bytes; a disk without a partition table is read as one whole-disk region (a PV may sit there). */
+async function partitionsOf(raw: string): Promise<PartitionEntry[]> {
+  const r = await run("sfdisk", ["-J", raw], { code: "Image.CheckFailed", okExitCodes: [0, 1] });
+  if (r.exitCode !== 0 || !r.stdout.trim()) return [{ start: 0, size: statSync(raw).size }];
+  const table = JSON.parse(r.stdout) as { partitiontable: { sectorsize?: number; partitions?: { start: number; size: number; type?: string }[] } };
+  const sector = table.partitiontable.sectorsize ?? 512;
+  return (table.partitiontable.partitions ?? []).map((p) => ({ start: p.start * sector, size: p.size * sector, type: p.type }));
+}
+
+async function blkid(loop: string): Promise<{ uuid: string; fs: string }> {
+  const info = await run("blkid", ["-p", "-o", "export", loop], { okExitCodes: [0, 2] });
+  return { uuid: /^UUID=(.*)$/m.exec(info.stdout)?.[1] ?? "", fs: /^TYPE=(.*)$/m.exec(info.stdout)?.[1] ?? "" };
+}
+
+/**
+ * What is wrong with the kernel's root= on a grub.cfg linux line, or null: it must name a filesystem in the image
+ * (by UUID, or as an LV of the image's volume groups) and that filesystem must be the one mounted as /.
+ * Other spellings (LABEL=, PARTUUID=, /dev/sdX) are left alone.
+ */
+function grubRootFinding(spec: string | undefined, rootFs: AttachedFs, attached: AttachedFs[], byLvKey: Map<string, AttachedFs>, vgs: Set<string>): ImageFinding | null {
+  if (!spec) return null;
+  const uuid = /^UUID=(.+)$/.exec(spec)?.[1];
+  const lvKey = lvDeviceKey(spec);
+  let target: AttachedFs | undefined;
+  if (uuid) {
+    target = attached.find((a) => a.uuid.toLowerCase() === uuid.toLowerCase());
+    if (!target) return critical("Image.GrubRootUnknown", `grub.cfg boots with root=UUID=${uuid}, which no filesystem in the image has.`, "Regenerate grub.cfg so root= names the new root filesystem UUID.");
+  } else if (lvKey && (vgs.has(lvKey.split("/")[0] ?? "") || spec.startsWith("/dev/mapper/"))) {
+    target = byLvKey.get(lvKey);
+    if (!target) return critical("Image.GrubRootUnknown", `grub.cfg boots with root=${spec}, which is no logical volume in the image.`, "Regenerate grub.cfg so root= names the logical volume (or the filesystem UUID) that holds /.");
+  } else {
+    return null;
+  }
+  if (target === rootFs) return null;
+  return critical("Image.GrubRootNotRoot", `grub.cfg boots with root=${spec}, which is not the image's root filesystem, so the kernel would not find /sbin/init.`, "Regenerate grub.cfg so root= names the filesystem mounted at /.");
+}
+
 /** Findings for the image; an image fit to boot has no Critical ones. */
 export async function checkImage(store: string, name: string): Promise<ImageFinding[]> {
   const manifest = readManifest(store, name);
@@ -77,30 +124,43 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
       const raw = join(work, `${d.key}.raw`);
       await run("qemu-img", ["convert", "-f", d.format, "-O", "raw", imagePath(store, name, d.file), raw], { code: "Image.CheckFailed", timeoutMs: 60 * 60_000 });
       if (d.key === "system") mbr = firstSector(raw);
-      const table = JSON.parse((await run("sfdisk", ["-J", raw], { code: "Image.CheckFailed" })).stdout) as { partitiontable: { sectorsize?: number; partitions?: { start: number; size: number }[] } };
-      const sector = table.partitiontable.sectorsize ?? 512;
-      for (const p of table.partitiontable.partitions ?? []) {
-        const loop = await attachLoop(raw, p.start * sector, p.size * sector, true);
+      for (const [i, p] of (await partitionsOf(raw)).entries()) {
+        const loop = await attachLoop(raw, p.start, p.size, true);
         const entry: AttachedFs = { disk: d.key, uuid: "", fs: "", loop, dir: null };
         attached.push(entry);
-        const info = await run("blkid", ["-p", "-o", "export", loop], { okExitCodes: [0, 2] });
-        entry.uuid = /^UUID=(.*)$/m.exec(info.stdout)?.[1] ?? "";
-        entry.fs = /^TYPE=(.*)$/m.exec(info.stdout)?.[1] ?? "";
+        Object.assign(entry, await blkid(loop));
+        if (!isLvmPv(p.type, entry.fs)) continue;
+        let lvs: ImageLv[];
+        try {
+          lvs = await readImageLvs(join(work, `lvm-${d.key}-${i}`), loop);
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          findings.push(warning("Image.LvmUnreadable", `The LVM physical volume on ${d.key} could not be read, so the filesystems on its logical volumes were not checked: ${why}`, "Check that the volume group's metadata is intact (pvck on the PV)."));
+          continue;
+        }
+        for (const lv of lvs) {
+          const lvEntry: AttachedFs = { disk: d.key, uuid: "", fs: "", loop: await attachLoop(raw, p.start + lv.offset, lv.size, true), dir: null, lv };
+          attached.push(lvEntry);
+          Object.assign(lvEntry, await blkid(lvEntry.loop));
+        }
       }
     }
     const uuids = new Set(attached.map((a) => a.uuid.toLowerCase()).filter(Boolean));
+    const byLvKey = new Map<string, AttachedFs>(attached.flatMap((a) => (a.lv ? [[`${a.lv.vg}/${a.lv.lv}`, a] as const] : [])));
+    const vgs = new Set(attached.flatMap((a) => (a.lv ? [a.lv.vg] : [])));
     const byMount = new Map(manifest.mounts.map((m) => [m.mountPoint, m]));
-    const mountFs = async (mountPoint: string, dir: string): Promise<boolean> => {
+    const mountFs = async (mountPoint: string, dir: string): Promise<AttachedFs | null> => {
       const want = byMount.get(mountPoint);
       const a = attached.find((x) => want && x.uuid.toLowerCase() === want.uuid.toLowerCase()) ?? (mountPoint === "/" ? attached.find((x) => x.disk === "system" && (x.fs === "ext4" || x.fs === "xfs") && x.uuid) : undefined);
-      if (!a) return false;
+      if (!a) return null;
       const opts = a.fs === "ext4" ? ["ro", "noload"] : a.fs === "xfs" ? ["ro", "norecovery"] : ["ro"];
       await mountDevice(a.loop, dir, opts);
       a.dir = dir;
-      return true;
+      return a;
     };
     const root = join(work, "root");
-    if (!(await mountFs("/", root))) {
+    const rootFs = await mountFs("/", root);
+    if (!rootFs) {
       findings.push(critical("Image.NoRootFilesystem", "The system disk has no root filesystem that the image's manifest names.", "Rebuild the image from the migrated disks."));
       return findings;
     }
@@ -118,7 +178,18 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
       const fix = "Point the fstab entry at the filesystem's new UUID (blkid shows it), or comment it out.";
       findings.push(nofail ? warning("Image.FstabUnknownUuid", `${msg} It is marked nofail, so the boot goes on without it.`, fix) : critical("Image.FstabUnknownUuid", `${msg} The boot will stop in emergency mode.`, fix));
     }
-    for (const e of parseFstab(fstab).filter((x) => x.spec.startsWith("/dev/") && !x.spec.startsWith("/dev/mapper/"))) {
+    for (const e of parseFstab(fstab).filter((x) => x.spec.startsWith("/dev/"))) {
+      const lvKey = lvDeviceKey(e.spec);
+      // Only names in a VG this image holds are judged: a /dev/mapper name may also be a LUKS or multipath device.
+      if (lvKey && vgs.has(lvKey.split("/")[0] ?? "")) {
+        if (byLvKey.has(lvKey)) continue;
+        const nofail = e.options.split(",").includes("nofail");
+        const msg = `fstab mounts ${e.file} from ${e.spec}, a logical volume that the image's volume group does not have.`;
+        const fix = "Point the fstab entry at an existing logical volume or at its filesystem UUID (blkid shows it), or comment it out.";
+        findings.push(nofail ? warning("Image.FstabUnknownLv", `${msg} It is marked nofail, so the boot goes on without it.`, fix) : critical("Image.FstabUnknownLv", `${msg} The boot will stop in emergency mode.`, fix));
+        continue;
+      }
+      if (e.spec.startsWith("/dev/mapper/")) continue;
       findings.push(warning("Image.FstabDeviceName", `fstab mounts ${e.file} by device name ${e.spec}, which can change on a new hypervisor.`, "Use UUID= instead of the device name."));
     }
 
@@ -132,8 +203,10 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
         const path = (m[2] ?? "").replace(/^\([^)]*\)/, "");
         const onDisk = bootPrefix && path.startsWith("/boot/") ? join(bootDir, path.slice("/boot".length)) : join(bootDir, path);
         if (!existsSync(onDisk)) findings.push(critical(kind === "kernel" ? "Image.GrubKernelMissing" : "Image.GrubInitrdMissing", `grub.cfg loads the ${kind} ${path}, which is not in the image.`, "Regenerate grub.cfg for the kernels that are installed."));
-        const root2 = /\broot=UUID=(\S+)/.exec(m[3] ?? "")?.[1];
-        if (root2 && !uuids.has(root2.toLowerCase())) findings.push(critical("Image.GrubRootUnknown", `grub.cfg boots with root=UUID=${root2}, which no filesystem in the image has.`, "Regenerate grub.cfg so root= names the new root filesystem UUID."));
+        if (kind === "kernel") {
+          const f = grubRootFinding(/\broot=(\S+)/.exec(m[3] ?? "")?.[1], rootFs, attached, byLvKey, vgs);
+          if (f) findings.push(f);
+        }
       }
       for (const m of grubCfg.matchAll(/search\s[^\n]*--fs-uuid[^\n]*?\s([0-9A-Fa-f-]{8,})\s*$/gm)) {
         if (m[1] && !uuids.has(m[1].toLowerCase())) findings.push(critical("Image.GrubSearchUnknown", `grub.cfg searches for filesystem UUID ${m[1]}, which is not in the image.`, "Regenerate grub.cfg for the new filesystem UUIDs."));
