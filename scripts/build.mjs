@@ -12,6 +12,8 @@ const common = {
     js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);",
   },
   logLevel: "warning",
+  // PGlite loads its WebAssembly beside its own module, so it stays in node_modules; pg-native is optional.
+  external: ["@electric-sql/pglite", "pg-native"],
 };
 
 await build({ ...common, entryPoints: ["apps/hoist/src/main.ts"], outfile: "apps/hoist/dist/hoist.mjs" });

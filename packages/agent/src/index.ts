@@ -8,3 +8,4 @@ export * from "./progress";
 export * from "./check/index";
 export * from "./migrate";
 export * from "./preflight";
+export * from "./daemon/index";

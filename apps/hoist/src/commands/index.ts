@@ -1,8 +1,12 @@
 import type { Command } from "commander";
+import { registerAgentCommand } from "./agent";
 import { registerCheckCommand } from "./check";
+import { registerCodesCommand } from "./codes";
 import { registerImageCommand } from "./image";
 import { registerMigrateCommand } from "./migrate";
 import { registerReceiverCommand } from "./receiver";
+import { registerServerCommand } from "./server";
+import { registerSourcesCommand } from "./sources";
 import { registerTunnelCommand } from "./tunnel";
 
 // Each command file exports a register function; the order here is the order
@@ -13,4 +17,8 @@ export function registerCommands(program: Command): void {
   registerReceiverCommand(program);
   registerImageCommand(program);
   registerTunnelCommand(program);
+  registerServerCommand(program);
+  registerAgentCommand(program);
+  registerCodesCommand(program);
+  registerSourcesCommand(program);
 }

@@ -1,0 +1,96 @@
+import { join } from "node:path";
+import { HoistError } from "@hoist/protocol";
+import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
+import { databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
+import { type Command, Option } from "commander";
+import { VERSION } from "../version";
+
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new HoistError("Config.InvalidNumber", `"${value}" must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command("server")
+    .description("Run the control plane: the HTTP API that imports source servers with activation codes and tracks them.")
+    .option("--port <port>", "HTTP(S) port (0 picks a free one)", wholeNumber(0, 65535), 8080)
+    .option("--listen <address>", "address to listen on", "0.0.0.0")
+    .option("--data-dir <dir>", "folder of the embedded database (ignored when DATABASE_URL is set)", "/var/lib/hoist/server")
+    .option("--public-url <url>", "URL sources reach this server at, used in install commands (default: the address the caller used)")
+    .option("--tls-cert <file>", "PEM certificate: serve HTTPS instead of plain HTTP (needs --tls-key)")
+    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option("--heartbeat-seconds <n>", "how often agents heartbeat", wholeNumber(1, 3600), 30)
+    .option("--offline-after-seconds <n>", "silence after which a source is offline (at least 3 heartbeats)", wholeNumber(1, 86400))
+    .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
+    .addHelpText(
+      "after",
+      `
+Transport: plain HTTP unless --tls-cert and --tls-key are given (then HTTPS). Over plain HTTP,
+API keys and agent tokens cross the network in clear: use TLS, or a TLS proxy, beyond one host.
+Agents trusting a self-signed certificate need NODE_EXTRA_CA_CERTS=<cert.pem>.
+
+Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one process per folder; with
+DATABASE_URL=postgres://user:pass@host/db a PostgreSQL server instead, which several replicas
+can share. Migrations run at start under an advisory lock.
+
+API key: every API call needs Authorization: Bearer <key>. On first start the server creates an
+admin key and prints it once ("Admin API key (shown once): …"); or set HOIST_API_KEY to choose it.
+
+When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":…,"database":…,"pid":…}`,
+    )
+    .action(
+      async (opts: {
+        port: number;
+        listen: string;
+        dataDir: string;
+        publicUrl?: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        heartbeatSeconds: number;
+        offlineAfterSeconds?: number;
+        logLevel: LogLevel;
+      }) => {
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
+        const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
+        const envKey = process.env["HOIST_API_KEY"] || undefined;
+        if (envKey) logger.addSecret(envKey);
+        const url = databaseUrlFromEnv();
+        if (url) logger.addSecret(url);
+        const db = url ? await openPostgres(url) : await openPglite(join(opts.dataDir, "pgdata"));
+        const self = hoistCommand()[1];
+        const server = await startServer({
+          db,
+          logger,
+          port: opts.port,
+          listen: opts.listen,
+          version: VERSION,
+          apiKey: envKey,
+          tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+          publicUrl: opts.publicUrl,
+          heartbeatSeconds: opts.heartbeatSeconds,
+          offlineAfterSeconds: opts.offlineAfterSeconds,
+          agentBundle: self?.endsWith(".mjs") ? self : undefined,
+        }).catch(async (e: unknown) => {
+          await db.close().catch(() => {});
+          throw e;
+        });
+        if (server.createdApiKey) process.stdout.write(`Admin API key (shown once): ${server.createdApiKey}\n`);
+        process.stdout.write(`${JSON.stringify({ event: "ready", url: server.url, port: server.port, database: db.kind, pid: process.pid })}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            logger.info("server stopping", { signal });
+            server
+              .close()
+              .then(() => db.close())
+              .then(resolve, resolve);
+          };
+          process.once("SIGINT", () => stop("SIGINT"));
+          process.once("SIGTERM", () => stop("SIGTERM"));
+        });
+      },
+    );
+}

@@ -1,0 +1,59 @@
+// JSON over HTTP(S) to `hoist server`, for the agent daemon and the CLI.
+// Error answers come back as HoistErrors with the server's code, so callers
+// tell a used-up code from a network failure by code.
+import { HoistError } from "@hoist/protocol";
+
+export interface ControlClientOptions {
+  server: string;
+  /** API key (CLI) or agent token (daemon). */
+  token?: string | undefined;
+  timeoutMs?: number;
+}
+
+export class ControlPlaneClient {
+  readonly server: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ControlClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(opts.server);
+    } catch {
+      throw new HoistError("Config.InvalidServerUrl", `"${opts.server}" is not a URL`, { fix: "Pass --server http(s)://host:port of hoist server." });
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new HoistError("Config.InvalidServerUrl", `--server must be http:// or https:// (got ${url.protocol})`, { fix: "Pass --server http(s)://host:port." });
+    this.server = opts.server.replace(/\/+$/, "");
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token) headers["authorization"] = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new HoistError("Server.Unreachable", `cannot reach hoist server at ${this.server}: ${cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e))}`, {
+        fix: "Check --server, that hoist server runs, and that this host can reach its port.",
+        retryable: true,
+        cause: e,
+      });
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new HoistError("Server.BadAnswer", `hoist server answered ${res.status} with something that is not JSON`, { fix: "Check that --server points at hoist server, not another web server.", retryable: true });
+    }
+    if (!res.ok) {
+      const err = (parsed ?? {}) as { code?: string; message?: string; fix?: string; retryable?: boolean };
+      throw new HoistError(err.code ?? `Http.${res.status}`, err.message ?? `hoist server answered ${res.status}`, { fix: err.fix, retryable: err.retryable ?? res.status >= 500, details: { status: res.status } });
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,136 @@
+// `hoist agent`: imports this source into a control plane with an activation
+// code, then heartbeats until stopped (SIGTERM/SIGINT, or `hoist agent
+// --abort`). A restarted agent reuses its stored credential; network failures
+// are retried, while a revoked credential (source deleted) stops it.
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { collectInventory } from "@hoist/images";
+import { type HeartbeatResponse, HoistError, isHoistError, type RegisterAgentResponse, type SourceInventory } from "@hoist/protocol";
+import type { Logger } from "@hoist/runtime";
+import { ControlPlaneClient } from "./control-client";
+import { type AgentCredential, ensureStateDir, forgetCredential, loadCredential, saveCredential } from "./credential";
+
+export interface AgentDaemonOptions {
+  server: string;
+  activationCode?: string | undefined;
+  sourceRoot: string;
+  stateDir: string;
+  /** Overrides the heartbeat period the server asks for. */
+  heartbeatSeconds?: number | undefined;
+  name?: string | undefined;
+  version: string;
+  logger: Logger;
+  /** Where the import line is printed. */
+  out: NodeJS.WritableStream;
+  signal: AbortSignal;
+}
+
+const pidPath = (stateDir: string): string => join(stateDir, "agent.pid");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function runningPid(stateDir: string): number | null {
+  const path = pidPath(stateDir);
+  if (!existsSync(path)) return null;
+  const pid = Number(readFileSync(path, "utf8").trim());
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+}
+
+async function inventoryFor(sourceRoot: string, log: Logger): Promise<{ inventory: SourceInventory; inventoryError?: { code: string; message: string } }> {
+  try {
+    return { inventory: await collectInventory(sourceRoot) };
+  } catch (e) {
+    if (!isHoistError(e) || e.code === "Inventory.SourceMissing" || e.code === "Inventory.NotARootTree") throw e;
+    // The source can still be imported and shown; a job will refuse what cannot boot, with this reason.
+    log.warn("full inventory failed; importing with what could be read", { code: e.code, error: e.message });
+    return { inventory: await collectInventory(sourceRoot, { copyOnly: true }), inventoryError: { code: e.code, message: e.message } };
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
+  const { logger: log } = opts;
+  ensureStateDir(opts.stateDir);
+  const other = runningPid(opts.stateDir);
+  if (other) {
+    throw new HoistError("Agent.AlreadyRunning", `hoist agent already runs with this state folder (pid ${other})`, { fix: `Stop it first with hoist agent --abort --state-dir ${opts.stateDir}.` });
+  }
+  writeFileSync(pidPath(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
+  try {
+    const server = opts.server.replace(/\/+$/, "");
+    let cred: AgentCredential | null = loadCredential(opts.stateDir);
+    if (cred && cred.server !== server) cred = null;
+    if (!cred) {
+      if (!opts.activationCode) {
+        throw new HoistError("Agent.NotImported", "this source is not imported yet and no activation code was given", { fix: "Run hoist agent --activation-code <code> --server <url> (from hoist codes create)." });
+      }
+      const { inventory, inventoryError } = await inventoryFor(opts.sourceRoot, log);
+      const client = new ControlPlaneClient({ server });
+      const reg = await client.request<RegisterAgentResponse>("POST", "/v1/agents/register", {
+        activationCode: opts.activationCode,
+        ...(opts.name ? { name: opts.name } : {}),
+        agentVersion: opts.version,
+        inventory,
+        ...(inventoryError ? { inventoryError } : {}),
+      });
+      cred = { server, sourceId: reg.sourceId, agentToken: reg.agentToken, heartbeatSeconds: reg.heartbeatSeconds };
+      saveCredential(opts.stateDir, cred);
+      opts.out.write(`Import Source Server [${reg.sourceId}] Successfully!\n`);
+    } else {
+      log.info("resuming as an imported source", { sourceId: cred.sourceId });
+    }
+    const client = new ControlPlaneClient({ server, token: cred.agentToken });
+    let period = opts.heartbeatSeconds ?? cred.heartbeatSeconds;
+    let failing = false;
+    while (!opts.signal.aborted) {
+      try {
+        const hb = await client.request<HeartbeatResponse>("POST", "/v1/agents/heartbeat", { agentVersion: opts.version });
+        if (failing) log.info("heartbeats reach the server again", { sourceId: hb.sourceId });
+        failing = false;
+        if (opts.heartbeatSeconds === undefined) period = hb.heartbeatSeconds;
+      } catch (e) {
+        if (isHoistError(e) && e.code === "Agent.Unauthorized") {
+          forgetCredential(opts.stateDir);
+          throw new HoistError("Agent.Revoked", `the server no longer knows source ${cred.sourceId} (it was deleted)`, { fix: "Import this source again with a new activation code." });
+        }
+        if (!failing) log.warn("heartbeat failed; retrying", { code: isHoistError(e) ? e.code : "Internal.Error", error: e instanceof Error ? e.message : String(e) });
+        failing = true;
+      }
+      await sleep(period * 1000, opts.signal);
+    }
+    log.info("hoist agent stopped", { sourceId: cred.sourceId });
+  } finally {
+    const path = pidPath(opts.stateDir);
+    if (existsSync(path) && readFileSync(path, "utf8").trim() === String(process.pid)) rmSync(path, { force: true });
+  }
+}
+
+/** `hoist agent --abort`: stops the agent running with this state folder and waits for it to exit. */
+export async function abortAgentDaemon(stateDir: string, waitMs = 15_000): Promise<number> {
+  const pid = runningPid(stateDir);
+  if (!pid) throw new HoistError("Agent.NotRunning", `no hoist agent runs with state folder ${stateDir}`, { fix: "Pass the --state-dir the agent was started with." });
+  process.kill(pid, "SIGTERM");
+  const until = Date.now() + waitMs;
+  while (alive(pid)) {
+    if (Date.now() > until) throw new HoistError("Agent.StopTimeout", `hoist agent (pid ${pid}) did not stop within ${waitMs / 1000} s`, { fix: `Stop it with kill -9 ${pid}.`, retryable: true });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return pid;
+}
