@@ -113,12 +113,15 @@ describe("hoist server with hoist agent", () => {
     expect(offline.state).toBe("Unavailable");
     const text = await hoist(["sources", "list", "--state", "Unavailable"], env);
     expect(text.stdout).toMatch(new RegExp(`${sourceId}.*Unavailable.*SourceServer\\.Offline`));
+    // The source changed while its agent was down; the resumed agent reports it.
+    writeFileSync(join(root, "etc/os-release"), 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (upgraded)"\n');
     // No activation code this time: the stored credential brings back the same source.
     const back = agent(["--state-dir", join(work, "agent-1")]);
-    await until("the source to come back", async () => {
+    const revived = await until("the source to come back", async () => {
       const s = (await listSources()).sources.find((x) => x.sourceId === sourceId);
       return s?.state === "Available" && s.errorCode === null ? s : undefined;
     });
+    expect(revived.os).toBe("Debian GNU/Linux 12 (upgraded)");
     expect(back.lines.join("\n")).not.toContain("Successfully");
     const aborted = await hoist(["agent", "--abort", "--state-dir", join(work, "agent-1")]);
     expect(aborted.code, aborted.stderr).toBe(0);

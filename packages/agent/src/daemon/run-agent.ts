@@ -76,6 +76,8 @@ export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
   try {
     const server = opts.server.replace(/\/+$/, "");
     let cred: AgentCredential | null = loadCredential(opts.stateDir);
+    // A resumed agent re-reads its source: disks or packages may have changed while it was down.
+    let freshInventory: SourceInventory | undefined;
     if (cred && cred.server !== server) cred = null;
     if (!cred) {
       if (!opts.activationCode) {
@@ -95,13 +97,15 @@ export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
       opts.out.write(`Import Source Server [${reg.sourceId}] Successfully!\n`);
     } else {
       log.info("resuming as an imported source", { sourceId: cred.sourceId });
+      freshInventory = (await inventoryFor(opts.sourceRoot, log)).inventory;
     }
     const client = new ControlPlaneClient({ server, token: cred.agentToken });
     let period = opts.heartbeatSeconds ?? cred.heartbeatSeconds;
     let failing = false;
     while (!opts.signal.aborted) {
       try {
-        const hb = await client.request<HeartbeatResponse>("POST", "/v1/agents/heartbeat", { agentVersion: opts.version });
+        const hb = await client.request<HeartbeatResponse>("POST", "/v1/agents/heartbeat", { agentVersion: opts.version, ...(freshInventory ? { inventory: freshInventory } : {}) });
+        freshInventory = undefined;
         if (failing) log.info("heartbeats reach the server again", { sourceId: hb.sourceId });
         failing = false;
         if (opts.heartbeatSeconds === undefined) period = hb.heartbeatSeconds;
