@@ -60,11 +60,16 @@ describe("hoist server with hoist agent", () => {
   let firstCode = "";
   let first: Spawned;
 
-  it("prints an admin key once and refuses the API without it", async () => {
+  it("prints an admin key once, refuses the API without it, and passes range errors through the CLI", async () => {
     expect(server?.apiKey).toMatch(/^hk_/);
     const r = await hoist(["sources", "list", "--json"], { ...env, HOIST_API_KEY: "hk_not-the-key" });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Error Api.Unauthorized");
+    const bad = await hoist(["codes", "create", "--uses", "1001"], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("Error ActivationCode.InvalidUses");
+    const badDays = await hoist(["codes", "create", "--validity-days", "91"], env);
+    expect(badDays.stderr).toContain("Error ActivationCode.InvalidValidity");
   });
 
   it("imports a source with an activation code and shows it Available", async () => {
