@@ -27,8 +27,8 @@ function hoist(args: string[]): { status: number | null; stdout: string; stderr:
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function attach(file: string, offset: number, size: number): string {
-  const dev = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(offset), "--sizelimit", String(size), file], { encoding: "utf8" }).trim();
+function attach(file: string, offset: number, size: number, readOnly = true): string {
+  const dev = execFileSync("losetup", ["--find", "--show", ...(readOnly ? ["--read-only"] : []), "--offset", String(offset), "--sizelimit", String(size), file], { encoding: "utf8" }).trim();
   attached.push(dev);
   return dev;
 }
@@ -74,6 +74,33 @@ function readVg(pv: string): { vg: string; lvs: { name: string; offset: number; 
       size: Number(s.lv_size.replace(/B$/, "")),
     })),
   };
+}
+
+interface Finding {
+  severity: string;
+  code: string;
+  message: string;
+}
+
+function imageCheck(name: string): { status: number | null; findings: Finding[]; stderr: string } {
+  const r = hoist(["image", "check", name, "--json", "--image-store", env.HOIST_IMAGE_STORE]);
+  return { status: r.status, stderr: r.stderr, findings: r.stdout.trim() ? (JSON.parse(r.stdout) as Finding[]) : [] };
+}
+
+/** Mounts one filesystem of a raw disk read-write at [offset, offset+size), runs `edit` on it and unmounts. */
+function editFs(raw: string, offset: number, size: number, edit: (mnt: string) => void): void {
+  const dev = attach(raw, offset, size, false);
+  const mnt = mkdtempSync(join(base, "edit-"));
+  try {
+    execFileSync("mount", [dev, mnt]);
+    try {
+      edit(mnt);
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  } finally {
+    detach(dev);
+  }
 }
 
 beforeAll(async () => {
@@ -216,5 +243,53 @@ describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data 
       execFileSync("umount", [bootMnt]);
       detach(boot);
     }
+  });
+
+  it("passes hoist image check, which finds / and the data disk on their LVs", () => {
+    const r = imageCheck(IMAGE);
+    expect(r.stderr).toBe("");
+    expect(r.findings.filter((f) => f.severity === "Critical")).toEqual([]);
+    expect(r.status).toBe(0);
+  });
+
+  it("fails hoist image check on a copy whose fstab UUID and root= LV are on no LV in the image", () => {
+    // The broken copy is the image exported as raw disks straight into a new image folder of the store.
+    const broken = `${IMAGE}-broken`;
+    const dir = join(env.HOIST_IMAGE_STORE, broken);
+    const exported = hoist(["image", "export", IMAGE, "--format", "raw", "--output", join(dir, "system.raw"), "--image-store", env.HOIST_IMAGE_STORE]);
+    expect(exported.status, exported.stderr).toBe(0);
+    const raw = join(dir, "system.raw");
+    const [bootPart, pvPart] = partitions(raw);
+    if (!bootPart || !pvPart) throw new Error("the system disk lacks /boot or its PV");
+
+    const pv = attach(raw, pvPart.start, pvPart.size);
+    let rootLv: { offset: number; size: number } | undefined;
+    try {
+      rootLv = readVg(pv).lvs.find((l) => l.name === "lv1");
+    } finally {
+      detach(pv);
+    }
+    if (!rootLv) throw new Error("vg0 has no lv1");
+    editFs(raw, pvPart.start + rootLv.offset, rootLv.size, (mnt) => {
+      const fstab = readFileSync(join(mnt, "etc/fstab"), "utf8");
+      writeFileSync(join(mnt, "etc/fstab"), `${fstab}UUID=0badbeef-0000-4000-8000-000000000000 /srv/old ext4 defaults 0 2\n`);
+    });
+    editFs(raw, bootPart.start, bootPart.size, (mnt) => {
+      const cfg = readFileSync(join(mnt, "grub/grub.cfg"), "utf8");
+      expect(cfg).toContain("root=/dev/mapper/vg0-lv1 ");
+      writeFileSync(join(mnt, "grub/grub.cfg"), cfg.replaceAll("root=/dev/mapper/vg0-lv1 ", "root=/dev/mapper/vg0-lv9 "));
+    });
+
+    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as { disks: { key: string; file: string; format: string }[] };
+    const disks = manifest.disks.map((d) => ({ ...d, file: d.key === "system" ? "system.raw" : `system-${d.key}.raw`, format: "raw" }));
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, name: broken, disks, verification: { status: "unverified" } }));
+
+    const r = imageCheck(broken);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(1);
+    const critical = r.findings.filter((f) => f.severity === "Critical");
+    expect([...new Set(critical.map((f) => f.code))].sort()).toEqual(["Image.FstabUnknownUuid", "Image.GrubRootUnknown"]);
+    expect(critical).toContainEqual(expect.objectContaining({ code: "Image.FstabUnknownUuid", message: expect.stringContaining("/srv/old") }));
+    expect(critical).toContainEqual(expect.objectContaining({ code: "Image.GrubRootUnknown", message: expect.stringContaining("root=/dev/mapper/vg0-lv9") }));
   });
 });

@@ -151,8 +151,12 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
     const byMount = new Map(manifest.mounts.map((m) => [m.mountPoint, m]));
     const mountFs = async (mountPoint: string, dir: string): Promise<AttachedFs | null> => {
       const want = byMount.get(mountPoint);
-      const a = attached.find((x) => want && x.uuid.toLowerCase() === want.uuid.toLowerCase()) ?? (mountPoint === "/" ? attached.find((x) => x.disk === "system" && (x.fs === "ext4" || x.fs === "xfs") && x.uuid) : undefined);
+      // Without the manifest's root UUID, guess a Linux filesystem on the system disk, but never one the manifest gives to another mount point (/boot).
+      const named = new Set(manifest.mounts.filter((m) => m.mountPoint !== mountPoint).map((m) => m.uuid.toLowerCase()));
+      const a = attached.find((x) => want && x.uuid.toLowerCase() === want.uuid.toLowerCase()) ?? (mountPoint === "/" ? attached.find((x) => x.disk === "system" && (x.fs === "ext4" || x.fs === "xfs") && x.uuid && !named.has(x.uuid.toLowerCase())) : undefined);
       if (!a) return null;
+      // Mounting one filesystem twice would leave the first mount behind when the check cleans up.
+      if (a.dir) return a;
       const opts = a.fs === "ext4" ? ["ro", "noload"] : a.fs === "xfs" ? ["ro", "norecovery"] : ["ro"];
       await mountDevice(a.loop, dir, opts);
       a.dir = dir;
@@ -165,7 +169,8 @@ export async function checkImage(store: string, name: string): Promise<ImageFind
       return findings;
     }
     let bootDir = join(root, "boot");
-    if (byMount.has("/boot") && (await mountFs("/boot", join(work, "boot")))) bootDir = join(work, "boot");
+    const bootFs = byMount.has("/boot") ? await mountFs("/boot", join(work, "boot")) : null;
+    if (bootFs && bootFs !== rootFs) bootDir = join(work, "boot");
     const espUuid = byMount.get("/boot/efi")?.uuid.toLowerCase();
     const esp = espUuid ? attached.find((a) => a.uuid.toLowerCase() === espUuid) : undefined;
 
