@@ -76,8 +76,8 @@ export function missingMounts(reading: ConsoleReading, text: string, expected: s
   return expected.filter((m) => m !== "/" && !text.includes(`- ${m}.`) && !text.includes(`Mounted ${m}`));
 }
 
-function qemuArgs(manifest: ImageManifest, store: string, consoleLog: string, varsCopy: string | null, memoryMiB: number): string[] {
-  const args = ["-nodefaults", "-m", String(memoryMiB), "-smp", "2", "-nographic", "-monitor", "none", "-serial", `file:${consoleLog}`];
+function qemuArgs(manifest: ImageManifest, store: string, consoleLog: string, varsCopy: string | null, memoryMiB: number, cpus: number): string[] {
+  const args = ["-nodefaults", "-m", String(memoryMiB), "-smp", String(cpus), "-nographic", "-monitor", "none", "-serial", `file:${consoleLog}`];
   args.push(...(kvmUsable() ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg"]));
   if (manifest.bootMode === "uefi") {
     const pair = OVMF_PAIRS.find(([code]) => existsSync(code));
@@ -98,7 +98,21 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Boots the image and reads its serial console. Software emulation on a busy
+ * host now and then wedges a guest early in boot (soft lockups in the guest
+ * kernel that never clear); such a boot says nothing about the image, so it is
+ * tried once more on one virtual CPU before the image is called unbootable.
+ */
 export async function verifyImage(store: string, name: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const first = await bootOnce(store, name, opts, 2);
+  if (first.booted || !first.reason || !/hung|no multi-user after/.test(first.reason)) return first;
+  (opts.log ?? silentLogger).warn("the emulated guest hung; booting the image once more", { image: name, reason: first.reason });
+  const second = await bootOnce(store, name, opts, 1);
+  return second.booted ? second : { ...second, reason: `${second.reason ?? "failed"} (also on the first boot: ${first.reason})` };
+}
+
+async function bootOnce(store: string, name: string, opts: VerifyOptions, cpus: number): Promise<VerifyResult> {
   const log = opts.log ?? silentLogger;
   const manifest = readManifest(store, name);
   const timeoutMs = (opts.timeoutSeconds ?? 600) * 1000;
@@ -114,7 +128,7 @@ export async function verifyImage(store: string, name: string, opts: VerifyOptio
       copyFileSync(pair[1], varsCopy);
     }
   }
-  const args = qemuArgs(manifest, store, consoleLogPath, varsCopy, opts.memoryMiB ?? 1024);
+  const args = qemuArgs(manifest, store, consoleLogPath, varsCopy, opts.memoryMiB ?? 1024, cpus);
   log.info("booting image", { image: name, bootMode: manifest.bootMode, accel: args.includes("kvm") ? "kvm" : "tcg" });
   const started = Date.now();
   const stderr: Buffer[] = [];
@@ -134,6 +148,13 @@ export async function verifyImage(store: string, name: string, opts: VerifyOptio
       if (reading.verifyLine) break;
       if (reading.failure && /emergency|maintenance|panic|ALERT|no such device|not found/i.test(reading.failure)) {
         reason = reading.failure;
+        break;
+      }
+      const lockup = /soft lockup - CPU#\d+ stuck for (\d+)s/g;
+      let stuck = 0;
+      for (let m = lockup.exec(text); m; m = lockup.exec(text)) stuck = Math.max(stuck, Number(m[1]));
+      if (stuck >= 120 && !reading.reachedMultiUser) {
+        reason = `the guest hung (a CPU stuck for ${stuck} s under emulation)`;
         break;
       }
       if (reading.loginPrompt && loginSince === null) loginSince = Date.now();
