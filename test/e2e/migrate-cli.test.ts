@@ -146,7 +146,13 @@ describe("hoist migrate after SIGKILL", () => {
   it("resumes after the agent is killed three times and ends exact", async () => {
     const progressFile = join(base, "big-progress");
     for (let round = 0; round < 3; round++) {
-      const agent: ChildProcess = spawn(HOIST, ["migrate", "--noenterkey", "--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--progressfile", progressFile], { env, stdio: "ignore" });
+      const agent: ChildProcess = spawn(HOIST, ["migrate", "--noenterkey", "--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--progressfile", progressFile], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      agent.stdout?.on("data", (b: Buffer) => (output += b.toString()));
+      agent.stderr?.on("data", (b: Buffer) => (output += b.toString()));
       const exited = new Promise<void>((r) => agent.once("exit", () => r()));
       // Kill once the copy is under way (percent past the preparing stage), at a different point each round.
       const deadline = Date.now() + 5 * 60_000;
@@ -157,10 +163,10 @@ describe("hoist migrate after SIGKILL", () => {
         percent = Number(lines[1] ?? 0);
         if (lines[0] === "DoRsync" && percent >= 5 + round * 15) break;
       }
-      expect(agent.exitCode).toBeNull();
+      expect(agent.exitCode, `round ${round}: the agent ended before it was killed:\n${output}`).toBeNull();
       agent.kill("SIGKILL");
       await exited;
-      expect(percent).toBeLessThan(90);
+      expect(percent, `round ${round}:\n${output}`).toBeLessThan(90);
     }
     const target = targetMount(workdir);
     expect(compareTrees(src, target).filter((d) => !d.startsWith('"lost+found"')).length).toBeGreaterThan(0);
