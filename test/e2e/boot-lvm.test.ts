@@ -6,8 +6,9 @@
 // devices in view) and the data disk's files must sit on its LV exactly.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianFixture } from "../helpers/debian-fixture";
 import { compareTrees } from "../helpers/tree";
@@ -124,25 +125,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const dev of [...attached]) spawnSync("losetup", ["-d", dev]);
-  const instances = join(env.HOIST_HOME, "instances");
-  for (const id of existsSync(instances) ? readdirSync(instances) : []) {
-    try {
-      process.kill((JSON.parse(readFileSync(join(instances, id, "receiver.json"), "utf8")) as { pid: number }).pid, "SIGKILL");
-    } catch {
-      // not running
-    }
-  }
-  const mounts = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((l) => l.split(" ")[1] ?? "")
-    .filter((m) => m.startsWith(base))
-    .reverse();
-  for (const m of mounts) spawnSync("umount", ["-l", m]);
-  for (const line of execFileSync("losetup", ["-a"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(base))) {
-    const dev = line.split(":")[0];
-    if (dev) spawnSync("losetup", ["-d", dev]);
-  }
-  rmSync(base, { recursive: true, force: true });
+  releaseEverythingUnder(base, env.HOIST_HOME);
 });
 
 describe("hoist migrate --lvm --separate-boot of a Debian 12 server with a data disk", () => {

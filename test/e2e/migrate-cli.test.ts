@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseEverythingUnder } from "../helpers/cleanup";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -41,26 +42,7 @@ function loopsUnder(dir: string): string[] {
 
 afterAll(() => {
   // Whatever a failed test left behind: receivers, mounts, loop devices, files.
-  const instances = join(env.HOIST_HOME, "instances");
-  for (const id of existsSync(instances) ? readdirSync(instances) : []) {
-    try {
-      const { pid } = JSON.parse(readFileSync(join(instances, id, "receiver.json"), "utf8")) as { pid: number };
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // not running
-    }
-  }
-  const mounts = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((l) => l.split(" ")[1] ?? "")
-    .filter((m) => m.startsWith(base))
-    .reverse();
-  for (const m of mounts) spawnSync("umount", ["-l", m]);
-  for (const line of loopsUnder(base)) {
-    const dev = line.split(":")[0];
-    if (dev) spawnSync("losetup", ["-d", dev]);
-  }
-  rmSync(base, { recursive: true, force: true });
+  releaseEverythingUnder(base, env.HOIST_HOME);
 });
 
 describe("hoist migrate --source-root --copy-only", () => {
