@@ -3,3 +3,4 @@
 export * from "./exec";
 export * from "./logger";
 export * from "./self";
+export * from "./process";

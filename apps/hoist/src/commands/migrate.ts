@@ -14,6 +14,7 @@ import {
   terminalQuestion,
 } from "@hoist/agent";
 import { HoistError, isHoistError, toHoistError } from "@hoist/protocol";
+import { pidAlive } from "@hoist/runtime";
 import { createLocalProvider } from "@hoist/providers";
 import type { Command } from "commander";
 
@@ -26,14 +27,6 @@ interface HoistMigrateFlags extends MigrateFlags {
 
 const PID_FILE = ".hoist_agent.pid";
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** One agent per workdir: a second one would fight over client_data and the job. */
 function takeWorkdirLock(workdir: string): () => void {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { collectInventory } from "@hoist/images";
 import { type HeartbeatResponse, HoistError, isHoistError, type RegisterAgentResponse, type SourceInventory } from "@hoist/protocol";
-import type { Logger } from "@hoist/runtime";
+import { type Logger, pidAlive } from "@hoist/runtime";
 import { ControlPlaneClient } from "./control-client";
 import { type AgentCredential, ensureStateDir, forgetCredential, loadCredential, saveCredential } from "./credential";
 
@@ -27,20 +27,12 @@ export interface AgentDaemonOptions {
 
 const pidPath = (stateDir: string): string => join(stateDir, "agent.pid");
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function runningPid(stateDir: string): number | null {
   const path = pidPath(stateDir);
   if (!existsSync(path)) return null;
   const pid = Number(readFileSync(path, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
 }
 
 async function inventoryFor(sourceRoot: string, log: Logger): Promise<{ inventory: SourceInventory; inventoryError?: { code: string; message: string } }> {
@@ -132,7 +124,7 @@ export async function abortAgentDaemon(stateDir: string, waitMs = 15_000): Promi
   if (!pid) throw new HoistError("Agent.NotRunning", `no hoist agent runs with state folder ${stateDir}`, { fix: "Pass the --state-dir the agent was started with." });
   process.kill(pid, "SIGTERM");
   const until = Date.now() + waitMs;
-  while (alive(pid)) {
+  while (pidAlive(pid)) {
     if (Date.now() > until) throw new HoistError("Agent.StopTimeout", `hoist agent (pid ${pid}) did not stop within ${waitMs / 1000} s`, { fix: `Stop it with kill -9 ${pid}.`, retryable: true });
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { HoistError } from "@hoist/protocol";
-import { hoistCommand } from "@hoist/runtime";
+import { hoistCommand, pidAlive } from "@hoist/runtime";
 import type { IntermediateInstance } from "../provider";
 
 interface ReceiverFacts {
@@ -33,14 +33,6 @@ function readFacts(stateDir: string): ReceiverFacts | null {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** GET /v1/health with the pinned fingerprint; true when the receiver answers. */
 export function receiverHealthy(host: string, port: number, fingerprint: string, timeoutMs = 2000): Promise<boolean> {
