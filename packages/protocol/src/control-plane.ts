@@ -3,6 +3,7 @@
 // SMC's console (activation codes: 1–1000 uses, 1–90 days).
 import { z } from "zod";
 import { SourceInventorySchema } from "./inventory";
+import { AgentTaskSchema } from "./replication-job";
 
 export const SOURCE_STATES = ["Unavailable", "Available", "InUse", "Deleting"] as const;
 export const SourceStateSchema = z.enum(SOURCE_STATES);
@@ -57,6 +58,8 @@ export type RegisterAgentResponse = z.infer<typeof RegisterAgentResponseSchema>;
 export const HeartbeatRequestSchema = z.strictObject({
   agentVersion: z.string().max(64).optional(),
   inventory: SourceInventorySchema.optional(),
+  /** Tasks this agent is working on now; the server does not hand them out again. */
+  runningTaskIds: z.array(z.string().max(64)).max(16).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
@@ -64,6 +67,8 @@ export const HeartbeatResponseSchema = z.object({
   sourceId: z.string(),
   state: SourceStateSchema,
   heartbeatSeconds: z.number().int().positive(),
+  /** Work to start now (agent tasks not in runningTaskIds). */
+  tasks: z.array(AgentTaskSchema).optional(),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 

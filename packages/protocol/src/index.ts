@@ -8,3 +8,4 @@ export * from "./image-manifest";
 export * from "./inventory";
 export * from "./user-config";
 export * from "./control-plane";
+export * from "./replication-job";

@@ -1,0 +1,280 @@
+// Replication jobs of the control plane, in SMC's vocabulary: the request that
+// creates one (CreateReplicationJob), the job as the API shows it
+// (DescribeReplicationJobs), its Status and BusinessStatus, and the work the
+// server hands to `hoist agent` on a source (agent tasks) with the reports the
+// agent sends back. Field names follow SMC's API (PascalCase) so scripts
+// written against it read naturally here.
+import { z } from "zod";
+import { SourceInventorySchema } from "./inventory";
+
+/** Job `Status`, as in SMC's API. */
+export const JOB_STATUSES = ["Ready", "Running", "Stopped", "InError", "Finished", "Waiting", "Expired", "Deleting"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Job `BusinessStatus` while Running (and where it stopped, when Stopped or InError). */
+export const BUSINESS_STATUSES = ["Preparing", "Syncing", "Processing", "Cleaning"] as const;
+export type BusinessStatus = (typeof BUSINESS_STATUSES)[number];
+
+/** A job in one of these holds its source: a source has at most one. */
+export const UNFINISHED_JOB_STATUSES: readonly JobStatus[] = ["Ready", "Running", "Stopped", "InError", "Waiting"];
+
+export const EXECUTION_METHODS = ["Now", "Scheduled", "CreateOnly"] as const;
+export type ExecutionMethod = (typeof EXECUTION_METHODS)[number];
+
+/** Ranges of the job parameters (SMC's console and API). */
+export const JOB_LIMITS = {
+  name: { min: 1, max: 128 },
+  descriptionMax: 256,
+  imageName: { min: 2, max: 96 },
+  systemDiskGiB: { min: 20, max: 2048 },
+  dataDiskGiB: { min: 20, max: 32768 },
+  dataDisks: 16,
+  rateLimitMbps: { min: 0, max: 100_000 },
+  compressLevel: { min: 0, max: 10, default: 7 },
+  parallelStreams: { min: 1, max: 16, default: 4 },
+  tags: 20,
+  tagKeyMax: 128,
+  tagValueMax: 128,
+  frequencyHours: { min: 1, max: 168 },
+  imagesToKeep: { min: 1, max: 10 },
+  /** A scheduled start must be at least this far ahead. */
+  scheduleLeadMinutes: 10,
+} as const;
+
+export const TagSchema = z.strictObject({ Key: z.string(), Value: z.string().optional() });
+export type Tag = z.infer<typeof TagSchema>;
+
+export const DataDiskRequestSchema = z.strictObject({
+  /** 1–16: the target data disk's number. */
+  Index: z.number(),
+  /** GiB; defaults to what the folder needs plus room. */
+  Size: z.number().optional(),
+  /** The folder on the source that becomes this disk (absolute, not /). */
+  SourcePath: z.string(),
+  /** Block-level replication of this disk instead of file-level (rsync). */
+  Block: z.boolean().optional(),
+});
+export type DataDiskRequest = z.infer<typeof DataDiskRequestSchema>;
+
+/** A partition choice on the system disk: copy it file by file (default) or block by block. */
+export const SystemDiskPartSchema = z.strictObject({ Path: z.string(), Block: z.boolean().optional() });
+
+/**
+ * CreateReplicationJob. Only SourceId is required. The body is checked field by
+ * field on the server so each mistake gets its own code; this schema gives the
+ * shape for the OpenAPI document and the clients.
+ */
+export const CreateReplicationJobRequestSchema = z.strictObject({
+  SourceId: z.string(),
+  Name: z.string().optional(),
+  Description: z.string().optional(),
+  /** "Image" (the only one today); "TargetInstance" and "ContainerImage" are refused. */
+  TargetType: z.string().optional(),
+  RegionId: z.string().optional(),
+  /** The image name, or for periodic jobs the prefix of each run's image name. */
+  ImageName: z.string().optional(),
+  SystemDiskSize: z.number().optional(),
+  SystemDiskParts: z.array(SystemDiskPartSchema).optional(),
+  DataDisks: z.array(DataDiskRequestSchema).optional(),
+  BootMode: z.string().optional(),
+  Filesystem: z.string().optional(),
+  SeparateBoot: z.boolean().optional(),
+  /** Rebuild the target disks as LVM (vgX/lvY). */
+  Lvm: z.boolean().optional(),
+  /** 0 public network, 2 VPC (needs VpcId and VSwitchId). */
+  NetMode: z.number().optional(),
+  VpcId: z.string().optional(),
+  VSwitchId: z.string().optional(),
+  /** Mbit/s, 0 = no limit. */
+  RateLimit: z.number().optional(),
+  CompressLevel: z.number().optional(),
+  Checksum: z.boolean().optional(),
+  /** "Auto" or "On": data always travels in TLS; "Off" is refused. */
+  Ssl: z.string().optional(),
+  ParallelStreams: z.number().optional(),
+  LicenseType: z.string().optional(),
+  /** The intermediate instance's type; the local provider ignores it. */
+  InstanceType: z.string().optional(),
+  Tags: z.array(TagSchema).optional(),
+  /** true (default): one migration. false: an incremental sync every Frequency hours. */
+  RunOnce: z.boolean().optional(),
+  Frequency: z.number().optional(),
+  MaxNumberOfImageToKeep: z.number().optional(),
+  ExecutionMethod: z.string().optional(),
+  /** ISO 8601, at least 10 minutes ahead; with ExecutionMethod "Scheduled". */
+  ScheduledStartTime: z.string().optional(),
+  /** ISO 8601: a job not finished by then becomes Expired. */
+  ValidTime: z.string().optional(),
+  /** Boot the image to prove it works (default true). */
+  VerifyImage: z.boolean().optional(),
+});
+export type CreateReplicationJobRequest = z.infer<typeof CreateReplicationJobRequestSchema>;
+
+/** ModifyReplicationJobAttribute: the settings that may change after creation. */
+export const ModifyReplicationJobRequestSchema = z.strictObject({
+  Name: z.string().optional(),
+  Description: z.string().optional(),
+  RateLimit: z.number().optional(),
+  CompressLevel: z.number().optional(),
+  Checksum: z.boolean().optional(),
+  Frequency: z.number().optional(),
+  MaxNumberOfImageToKeep: z.number().optional(),
+  ValidTime: z.string().optional(),
+  Tags: z.array(TagSchema).optional(),
+});
+export type ModifyReplicationJobRequest = z.infer<typeof ModifyReplicationJobRequestSchema>;
+
+/** The settings a job was created with, after defaults. */
+export interface ReplicationJobSettings {
+  TargetType: "Image";
+  RegionId: string;
+  ImageName: string;
+  SystemDiskSize: number | null;
+  SystemDiskParts: { Path: string; Block: boolean }[];
+  DataDisks: { Index: number; Size: number | null; SourcePath: string; Block: boolean }[];
+  BootMode: "auto" | "bios" | "uefi";
+  Filesystem: "ext4" | "xfs";
+  SeparateBoot: boolean;
+  Lvm: boolean;
+  NetMode: 0 | 2;
+  VpcId: string | null;
+  VSwitchId: string | null;
+  RateLimit: number;
+  CompressLevel: number;
+  Checksum: boolean;
+  Ssl: "Auto" | "On";
+  ParallelStreams: number;
+  LicenseType: "Aliyun" | "BYOL";
+  InstanceType: string | null;
+  Tags: { Key: string; Value: string }[];
+  RunOnce: boolean;
+  Frequency: number | null;
+  MaxNumberOfImageToKeep: number | null;
+  ExecutionMethod: ExecutionMethod;
+  ScheduledStartTime: string | null;
+  ValidTime: string | null;
+  VerifyImage: boolean;
+}
+
+export interface JobImage {
+  ImageName: string;
+  RegionId: string;
+  Run: number;
+  CreationTime: string;
+  /** "booted" | "failed" | "skipped" */
+  Verification: string;
+  BootSeconds: number | null;
+}
+
+/** One job as DescribeReplicationJobs shows it. */
+export interface ReplicationJob extends ReplicationJobSettings {
+  JobId: string;
+  Name: string;
+  Description: string;
+  SourceId: string;
+  Status: JobStatus;
+  BusinessStatus: BusinessStatus | null;
+  /** 0–100 over the current run. */
+  Progress: number;
+  /** Bytes copied and to copy in the current run, speed before compression, (total − done) / speed. */
+  Transfer: { BytesDone: number; BytesTotal: number; Speed: number; TimeRemainingSeconds: number | null } | null;
+  ErrorCode: string | null;
+  ErrorMessage: string | null;
+  ErrorFix: string | null;
+  StatusInfo: string | null;
+  TransitionInstanceId: string | null;
+  /** The image the latest finished run made (images are named; the name is their id). */
+  ImageId: string | null;
+  Images: JobImage[];
+  /** Runs started so far (periodic jobs run many times). */
+  RunCount: number;
+  NextRunTime: string | null;
+  CreationTime: string;
+  StartTime: string | null;
+  EndTime: string | null;
+}
+
+// --- Agent tasks: what the server asks `hoist agent` to do, through its heartbeat.
+
+export const TransferSettingsSchema = z.object({
+  /** KiB/s for rsync --bwlimit, 0 = no limit (the job's RateLimit in Mbit/s × 122). */
+  bandwidthKBps: z.number().int().min(0),
+  compression: z.number().int().min(0).max(10),
+  checksum: z.boolean(),
+  streams: z.number().int().min(1).max(16),
+});
+export type TransferSettings = z.infer<typeof TransferSettingsSchema>;
+
+export const InventoryTaskSchema = z.object({
+  taskId: z.string(),
+  jobId: z.string(),
+  kind: z.literal("inventory"),
+  /** Folders (absolute on the source) whose used bytes the plan needs: the data disks' SourcePaths. */
+  paths: z.array(z.string()),
+  bootMode: z.enum(["auto", "bios", "uefi"]),
+});
+
+export const TransferDiskSchema = z.object({
+  /** The receiver module: "system" or "diskN". */
+  module: z.string(),
+  /** Absolute path on the source ("/" for the system disk). */
+  sourcePath: z.string(),
+  /** Paths (absolute on the source) left out of this disk's copy, beyond the default excludes. */
+  excludes: z.array(z.string()),
+  usedBytes: z.number().int().min(0),
+});
+
+export const TransferTaskSchema = z.object({
+  taskId: z.string(),
+  jobId: z.string(),
+  kind: z.literal("transfer"),
+  receiver: z.object({ host: z.string(), dataPort: z.number().int(), fingerprint: z.string() }),
+  receiverJobId: z.string(),
+  /** A per-job token minted for this delivery; never stored by the server. */
+  token: z.string(),
+  disks: z.array(TransferDiskSchema),
+  settings: TransferSettingsSchema,
+  /** Bumped each time the settings change; the agent restarts its copy with the new ones. */
+  settingsVersion: z.number().int(),
+});
+
+export const AgentTaskSchema = z.discriminatedUnion("kind", [InventoryTaskSchema, TransferTaskSchema]);
+export type AgentTask = z.infer<typeof AgentTaskSchema>;
+export type InventoryTask = z.infer<typeof InventoryTaskSchema>;
+export type TransferTask = z.infer<typeof TransferTaskSchema>;
+
+/** POST /v1/agents/tasks/:taskId/progress */
+export const TaskProgressRequestSchema = z.strictObject({
+  bytesDone: z.number().min(0),
+  bytesTotal: z.number().min(0),
+  /** Bytes per second before compression. */
+  bytesPerSecond: z.number().min(0),
+  /** The disk being copied ("system", "disk1", …). */
+  disk: z.string().max(32).optional(),
+});
+export type TaskProgressRequest = z.infer<typeof TaskProgressRequestSchema>;
+
+export const TaskProgressResponseSchema = z.object({
+  /** "continue", or "stop": the job was paused or cancelled; end the work and report nothing more. */
+  action: z.enum(["continue", "stop"]),
+  settings: TransferSettingsSchema.optional(),
+  settingsVersion: z.number().int().optional(),
+});
+export type TaskProgressResponse = z.infer<typeof TaskProgressResponseSchema>;
+
+/** POST /v1/agents/tasks/:taskId/result */
+export const TaskResultRequestSchema = z.union([
+  z.strictObject({
+    ok: z.literal(true),
+    /** For inventory tasks. */
+    inventory: SourceInventorySchema.optional(),
+    /** For transfer tasks: bytes the copy covered, and whether files changed or vanished under it. */
+    bytesTotal: z.number().min(0).optional(),
+    vanishedFiles: z.boolean().optional(),
+  }),
+  z.strictObject({
+    ok: z.literal(false),
+    error: z.strictObject({ code: z.string().max(128), message: z.string().max(4000), fix: z.string().max(2000).optional() }),
+  }),
+]);
+export type TaskResultRequest = z.infer<typeof TaskResultRequestSchema>;
