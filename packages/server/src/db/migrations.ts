@@ -113,4 +113,15 @@ export const MIGRATIONS: readonly Migration[] = [
       "create index agent_tasks_job_idx on agent_tasks (job_id)",
     ],
   },
+  {
+    version: 3,
+    name: "orchestration state of a job's current run",
+    statements: [
+      // run_count counts runs started; current_run is the run the orchestrator works on (0: none yet).
+      "alter table replication_jobs add column current_run integer not null default 0",
+      // The image a run is making, recorded before it is created so a crash cannot orphan it.
+      "alter table replication_jobs add column pending_image text",
+      "alter table replication_jobs add column verification jsonb",
+    ],
+  },
 ];
