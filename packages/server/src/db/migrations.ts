@@ -122,6 +122,21 @@ export const MIGRATIONS: readonly Migration[] = [
       // The image a run is making, recorded before it is created so a crash cannot orphan it.
       "alter table replication_jobs add column pending_image text",
       "alter table replication_jobs add column verification jsonb",
+      // One replica at a time works on a job: it holds a lease it renews while a step runs.
+      "alter table replication_jobs add column lease_owner text",
+      "alter table replication_jobs add column lease_until timestamptz",
+      // Set when someone asked for the job to move on while another replica held the lease.
+      "alter table replication_jobs add column wake boolean not null default false",
+      `create table job_steps (
+        job_id text not null,
+        run integer not null,
+        step text not null,
+        replica text not null,
+        started_at timestamptz not null default now(),
+        finished_at timestamptz,
+        outcome text,
+        primary key (job_id, run, step, started_at)
+      )`,
     ],
   },
 ];
