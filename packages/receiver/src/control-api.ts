@@ -111,7 +111,7 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
     return;
   }
 
-  const m = /^\/v1\/jobs\/([^/]+)(?:\/(prepare|convert|detach))?$/.exec(path);
+  const m = /^\/v1\/jobs\/([^/]+)(?:\/(prepare|convert|detach|token))?$/.exec(path);
   if (!m) throw new HoistError("Receiver.NotFound", `no such endpoint: ${method} ${path}`);
   const jobId = m[1] ?? "";
   const action = m[2];
@@ -125,6 +125,14 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
 
   if (method === "GET" && !action) {
     send(res, 200, publicJob(job!));
+    return;
+  }
+  if (method === "POST" && action === "token") {
+    // Only the instance's owner (the control plane) may hand out a job's credential again.
+    if (!isAdmin) await refuse();
+    const fresh = await ctx.withJob(jobId, async () => ctx.store.rotateToken((await ctx.store.get(jobId)) ?? job!));
+    log.info("job token issued");
+    send(res, 200, { jobId, token: fresh });
     return;
   }
   if (method === "POST" && action === "prepare") {

@@ -36,6 +36,13 @@ export class JobStore {
     return { job, token };
   }
 
+  /** Issues a new token for a job; the previous one stops working for new connections. */
+  async rotateToken(job: StoredJob): Promise<string> {
+    const token = randomBytes(32).toString("hex");
+    await this.save({ ...job, tokenSha256: sha256Hex(token) });
+    return token;
+  }
+
   async get(jobId: string): Promise<StoredJob | undefined> {
     if (!JobIdSchema.safeParse(jobId).success) return undefined;
     let text: string;

@@ -13,6 +13,8 @@ export interface Queryable {
 export interface Database extends Queryable {
   readonly kind: "pglite" | "postgres";
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
+  /** Runs a script of statements without parameters (the simple protocol); answers the last one's rows. */
+  exec(sql: string): Promise<Row[]>;
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { Database, Queryable, Row } from "./database";
 
 interface PgliteLike {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  exec(sql: string): Promise<{ rows: Row[] }[]>;
   transaction<T>(fn: (tx: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> }) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   waitReady: Promise<void>;
@@ -40,6 +41,9 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     kind: "pglite",
     async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       return (await pg.query<T>(sql, [...params])).rows;
+    },
+    async exec(sql: string): Promise<Row[]> {
+      return (await pg.exec(sql)).at(-1)?.rows ?? [];
     },
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return pg.transaction((tx) =>

@@ -27,6 +27,11 @@ export async function openPostgres(connectionString: string, opts: { max?: numbe
     async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       return (await pool.query(sql, [...params])).rows as T[];
     },
+    async exec(sql: string): Promise<Row[]> {
+      // Without parameters node-postgres uses the simple protocol: one result per statement.
+      const result = (await pool.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return (Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows) as Row[];
+    },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {

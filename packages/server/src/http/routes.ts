@@ -41,7 +41,7 @@ function intParam(query: URLSearchParams, name: string, min: number, max: number
   return n;
 }
 
-function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
+export function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const first = r.error.issues[0];

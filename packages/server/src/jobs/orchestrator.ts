@@ -1,0 +1,501 @@
+// Moves replication jobs through their stages: Preparing (read the source,
+// plan the target, start the intermediate instance and its disks), Syncing
+// (the agent copies), Processing (convert, make the image, boot it), Cleaning
+// (release the instance, or keep it for the next periodic run and drop the
+// oldest images). Everything it knows is in the database, and every step can
+// run again after a crash, so any replica can pick a job up where another
+// left it.
+//
+// One replica at a time works on a job: it takes a lease on the job's row and
+// renews it while a step runs. A replica that dies leaves a lease that runs
+// out; the sweep then hands the job to whoever is alive. A request to move a
+// job on that arrives while another replica holds the lease sets `wake`, and
+// the holder looks again before letting go.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
+import type { IntermediateInstance, Provider } from "@hoist/providers";
+import { type AgentTask, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
+import type { Logger } from "@hoist/runtime";
+import { createControlClient } from "@hoist/transport";
+import type { Database } from "../db/database";
+import { json } from "../store/rows";
+import { cancelJobTasks, createTask, latestTask, markDelivered, openTasksFor, taskPayload, taskResult } from "./agent-tasks";
+import type { JobQueue } from "./queue";
+import type { JobWork } from "./work";
+
+interface JobRow extends Record<string, unknown> {
+  job_id: string;
+  source_id: string;
+  status: string;
+  business_status: string | null;
+  settings: unknown;
+  settings_version: number;
+  run_count: number;
+  current_run: number;
+  next_run_at: Date | string | null;
+  instance_id: string | null;
+  receiver_job_id: string | null;
+  inventory: unknown;
+  plan: unknown;
+  pending_image: string | null;
+}
+
+export interface OrchestratorOptions {
+  db: Database;
+  log: Logger;
+  provider: Provider;
+  /** Seconds in one hour of `Frequency` (3600; tests shorten it). */
+  hourSeconds?: number;
+  verifyTimeoutSeconds?: number;
+  leaseSeconds?: number;
+  /** Frees a deleted job's source and removes the job row (the job store's part of a release). */
+  finishRelease(db: Database, jobId: string): Promise<void>;
+}
+
+/** Mbit/s as rsync's KiB/s. */
+export const mbpsToKBps = (mbps: number): number => Math.floor((mbps * 1_000_000) / 8 / 1024);
+
+export function transferSettingsOf(s: ReplicationJobSettings): TransferSettings {
+  return { bandwidthKBps: mbpsToKBps(s.RateLimit), compression: s.CompressLevel, checksum: s.Checksum, streams: s.ParallelStreams };
+}
+
+/** The image a run makes: the name itself for a one-time job, name-rN for each run of a periodic one. */
+export function runImageName(s: ReplicationJobSettings, run: number): string {
+  return s.RunOnce ? s.ImageName : `${s.ImageName}-r${run}`;
+}
+
+function planSettingsOf(s: ReplicationJobSettings, inventory: SourceInventory): PlanSettings {
+  return {
+    ...(s.BootMode === "auto" ? {} : { bootMode: s.BootMode }),
+    ...(s.SystemDiskSize === null ? {} : { systemDiskGiB: s.SystemDiskSize }),
+    fs: s.Filesystem,
+    lvm: s.Lvm,
+    separateBoot: s.SeparateBoot,
+    dataDisks: s.DataDisks.map((d) => {
+      const usedBytes = inventory.paths.find((p) => p.path === join(inventory.sourceRoot, d.SourcePath))?.usedBytes ?? 0;
+      return { index: d.Index, sizeGiB: d.Size ?? Math.max(20, Math.ceil((usedBytes * 1.2) / 2 ** 30) + 1), srcPath: d.SourcePath, usedBytes };
+    }),
+  };
+}
+
+export class Orchestrator implements JobWork {
+  readonly replicaId = `r-${randomBytes(6).toString("hex")}`;
+  private queue: JobQueue | null = null;
+  private readonly db: Database;
+  private readonly log: Logger;
+  private readonly provider: Provider;
+  private readonly leaseSeconds: number;
+  private readonly hourSeconds: number;
+  private closed = false;
+
+  constructor(private readonly opts: OrchestratorOptions) {
+    this.db = opts.db;
+    this.log = opts.log.child({ replica: this.replicaId });
+    this.provider = opts.provider;
+    this.leaseSeconds = opts.leaseSeconds ?? 30;
+    this.hourSeconds = opts.hourSeconds ?? 3600;
+  }
+
+  attach(queue: JobQueue): void {
+    this.queue = queue;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  // --- JobWork: what the API asks for.
+
+  async start(jobId: string, startAfter?: Date): Promise<void> {
+    await this.send(jobId, startAfter);
+  }
+
+  async release(jobId: string): Promise<void> {
+    await this.send(jobId);
+  }
+
+  private async send(jobId: string, startAfter?: Date): Promise<void> {
+    if (!this.queue) throw new HoistError("Server.NotReady", "the job queue is not running yet", { retryable: true });
+    await this.queue.advance(jobId, startAfter);
+  }
+
+  /** Current transfer settings of a job, for agents' progress reports. */
+  async transferSettings(jobId: string): Promise<{ settings: TransferSettings; settingsVersion: number } | null> {
+    const rows = await this.db.query<JobRow>("select settings, settings_version from replication_jobs where job_id = $1", [jobId]);
+    const row = rows[0];
+    return row ? { settings: transferSettingsOf(json<ReplicationJobSettings>(row.settings)), settingsVersion: row.settings_version } : null;
+  }
+
+  /** Jobs whose lease ran out (a replica died), that were woken while nobody held them, or whose time has come. */
+  async sweep(): Promise<number> {
+    const rows = await this.db.query<{ job_id: string }>(
+      `select job_id from replication_jobs
+       where (lease_owner is not null and lease_until < now())
+          or (lease_owner is null and (wake or status = 'Deleting' or (status = 'Waiting' and next_run_at <= now())))
+       limit 200`,
+    );
+    for (const r of rows) await this.send(r.job_id);
+    return rows.length;
+  }
+
+  // --- The queue's handler.
+
+  async advance(jobId: string): Promise<void> {
+    if (!(await this.claim(jobId))) {
+      await this.db.query("update replication_jobs set wake = true where job_id = $1", [jobId]);
+      // The holder may have let go between the two statements; try once more.
+      if (!(await this.claim(jobId))) return;
+    }
+    const renew = setInterval(
+      () => {
+        this.db
+          .query("update replication_jobs set lease_until = now() + make_interval(secs => $3) where job_id = $1 and lease_owner = $2", [jobId, this.replicaId, this.leaseSeconds])
+          .catch((e: unknown) => this.log.warn("lease renewal failed", { jobId, error: String(e) }));
+      },
+      (this.leaseSeconds * 1000) / 3,
+    );
+    try {
+      for (let i = 0; i < 100 && !this.closed; i++) {
+        const moved = await this.stepSafely(jobId);
+        if (moved) continue;
+        // Let go unless someone asked for another look meanwhile.
+        const let_go = await this.db.query(
+          "update replication_jobs set lease_owner = null, lease_until = null where job_id = $1 and lease_owner = $2 and not wake returning job_id",
+          [jobId, this.replicaId],
+        );
+        if (let_go.length > 0) return;
+        const gone = await this.db.query("update replication_jobs set wake = false where job_id = $1 and lease_owner = $2 returning job_id", [jobId, this.replicaId]);
+        if (gone.length === 0) return; // deleted, or the lease was lost
+      }
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async claim(jobId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `update replication_jobs set lease_owner = $2, lease_until = now() + make_interval(secs => $3), wake = false
+       where job_id = $1 and (lease_owner is null or lease_owner = $2 or lease_until < now()) returning job_id`,
+      [jobId, this.replicaId, this.leaseSeconds],
+    );
+    return rows.length > 0;
+  }
+
+  /** One step; a failure puts the job InError with its code and fix (the intermediate instance is kept). */
+  private async stepSafely(jobId: string): Promise<boolean> {
+    try {
+      return await this.step(jobId);
+    } catch (e) {
+      const err = isHoistError(e)
+        ? e
+        : new HoistError("Internal.Error", e instanceof Error ? e.message : String(e), { fix: "Retry the job; if it fails again, read the server log." });
+      this.log.warn("job step failed", { jobId, code: err.code, error: err.message });
+      await this.fail(jobId, err);
+      return false;
+    }
+  }
+
+  private async job(jobId: string): Promise<JobRow | null> {
+    return (await this.db.query<JobRow>("select * from replication_jobs where job_id = $1", [jobId]))[0] ?? null;
+  }
+
+  private async fail(jobId: string, err: HoistError): Promise<void> {
+    await this.db.query(
+      `update replication_jobs set status = 'InError', error_code = $2, error_message = $3, error_fix = $4, speed_bps = 0, updated_at = now()
+       where job_id = $1 and status = 'Running'`,
+      [jobId, err.code, err.message, err.fix ?? null],
+    );
+  }
+
+  /** Moves the job from one BusinessStatus to the next, if nobody changed it meanwhile. */
+  private async moveTo(job: JobRow, next: string, extra = "", params: unknown[] = []): Promise<boolean> {
+    const rows = await this.db.query(
+      `update replication_jobs set business_status = $3, updated_at = now()${extra} where job_id = $1 and status = 'Running' and business_status is not distinct from $2 returning job_id`,
+      [job.job_id, job.business_status, next, ...params],
+    );
+    return rows.length > 0;
+  }
+
+  private async logStep<T>(job: JobRow, step: string, fn: () => Promise<T>): Promise<T> {
+    const started = new Date();
+    await this.db.query("insert into job_steps (job_id, run, step, replica, started_at) values ($1, $2, $3, $4, $5)", [job.job_id, job.current_run, step, this.replicaId, started]);
+    let outcome = "failed";
+    try {
+      const out = await fn();
+      outcome = "done";
+      return out;
+    } finally {
+      await this.db
+        .query("update job_steps set finished_at = now(), outcome = $5 where job_id = $1 and run = $2 and step = $3 and started_at = $4", [job.job_id, job.current_run, step, started, outcome])
+        .catch(() => undefined);
+    }
+  }
+
+  private async step(jobId: string): Promise<boolean> {
+    const job = await this.job(jobId);
+    if (!job) return false;
+    const s = json<ReplicationJobSettings>(job.settings);
+    switch (job.status) {
+      case "Deleting":
+        await this.logStep(job, "release", async () => {
+          await cancelJobTasks(this.db, jobId);
+          if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id);
+          await this.opts.finishRelease(this.db, jobId);
+        });
+        this.log.info("job deleted", { jobId, instanceId: job.instance_id });
+        return false;
+      case "Waiting": {
+        const at = job.next_run_at ? new Date(job.next_run_at as string) : null;
+        if (at && at.getTime() > Date.now()) {
+          await this.send(jobId, at);
+          return false;
+        }
+        const rows = await this.db.query(
+          "update replication_jobs set status = 'Running', business_status = 'Preparing', next_run_at = null, updated_at = now() where job_id = $1 and status = 'Waiting' returning job_id",
+          [jobId],
+        );
+        return rows.length > 0;
+      }
+      case "Running":
+        break;
+      default:
+        return false;
+    }
+
+    switch (job.business_status) {
+      case null:
+      case "Preparing":
+        return this.preparing(job, s);
+      case "Syncing":
+        return this.syncing(job);
+      case "Processing":
+        return this.processing(job, s);
+      case "Cleaning":
+        return this.cleaning(job, s);
+      default:
+        return false;
+    }
+  }
+
+  private async preparing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
+    if (job.current_run === 0) {
+      // A new run: count it, and forget the last run's reading of the source and its progress.
+      const rows = await this.db.query(
+        `update replication_jobs set run_count = run_count + 1, current_run = run_count + 1, business_status = 'Preparing', inventory = null,
+           bytes_done = 0, bytes_total = 0, speed_bps = 0, verification = null, started_at = coalesce(started_at, now()), updated_at = now()
+         where job_id = $1 and status = 'Running' and current_run = 0 returning job_id`,
+        [job.job_id],
+      );
+      return rows.length > 0;
+    }
+    if (job.inventory == null) {
+      const task = await latestTask(this.db, job.job_id, job.current_run, "inventory");
+      if (!task || task.state === "cancelled") {
+        await createTask(this.db, { jobId: job.job_id, sourceId: job.source_id, run: job.current_run }, { kind: "inventory", paths: s.DataDisks.map((d) => d.SourcePath), bootMode: s.BootMode });
+        return false;
+      }
+      if (task.state === "failed") throw errorOfTask(task.result, "Inventory.Failed");
+      if (task.state !== "done") return false;
+      const inventory = taskResult(task);
+      if (!inventory?.ok || !inventory.inventory) throw new HoistError("Inventory.Failed", "the agent reported no inventory", { fix: "Retry the job." });
+      await this.db.query("update replication_jobs set inventory = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(inventory.inventory)]);
+      return true;
+    }
+    const inventory = json<SourceInventory>(job.inventory);
+    await this.logStep(job, "prepare", async () => {
+      let plan: TargetPlan;
+      if (job.plan != null && job.receiver_job_id) {
+        // Later runs (and retries) copy into the disks the first run laid out.
+        plan = json<TargetPlan>(job.plan);
+      } else {
+        const wanted = planSettingsOf(s, inventory);
+        plan = makePlan(inventory, wanted);
+        if (wanted.lvm && !plan.lvm) this.log.warn("LVM re-layout does not take effect", { jobId: job.job_id, reason: lvmFallbackReason(inventory, wanted) ?? "unknown" });
+        await this.db.query("update replication_jobs set plan = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(plan)]);
+      }
+      const image = runImageName(s, job.current_run);
+      if (job.pending_image !== image && (await this.provider.imageExists(image, s.RegionId))) {
+        throw new HoistError("Image.NameExists", `an image named ${image} already exists in region ${s.RegionId}`, {
+          fix: "Delete that image (hoist image rm) or create the job again with another ImageName, then retry.",
+        });
+      }
+      const instance = await this.instanceOf(job, s);
+      const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 30 * 60_000 });
+      let receiverJobId = job.receiver_job_id;
+      if (!receiverJobId) {
+        const created = await admin.json<{ jobId: string }>("POST", "/v1/jobs", { plan, label: job.job_id });
+        receiverJobId = created.jobId;
+        await this.db.query("update replication_jobs set receiver_job_id = $2 where job_id = $1", [job.job_id, receiverJobId]);
+      }
+      await admin.json("POST", `/v1/jobs/${receiverJobId}/prepare`, {});
+    });
+    return this.moveTo(job, "Syncing");
+  }
+
+  /** The job's intermediate instance: found again, or started now (and recorded at once). */
+  private async instanceOf(job: JobRow, s: ReplicationJobSettings): Promise<IntermediateInstance> {
+    if (job.instance_id) {
+      const found = await this.provider.findIntermediateInstance(job.instance_id);
+      if (!found) {
+        throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${job.instance_id} of this job no longer exists`, {
+          fix: "It was released outside hoist. Cancel the job and create it again.",
+        });
+      }
+      return found;
+    }
+    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, label: job.job_id });
+    await this.db.query("update replication_jobs set instance_id = $2, updated_at = now() where job_id = $1", [job.job_id, instance.instanceId]);
+    this.log.info("intermediate instance started", { jobId: job.job_id, instanceId: instance.instanceId });
+    return instance;
+  }
+
+  private async syncing(job: JobRow): Promise<boolean> {
+    const task = await latestTask(this.db, job.job_id, job.current_run, "transfer");
+    if (!task || task.state === "cancelled") {
+      const plan = json<TargetPlan>(job.plan);
+      await createTask(
+        this.db,
+        { jobId: job.job_id, sourceId: job.source_id, run: job.current_run },
+        {
+          kind: "transfer",
+          disks: plan.disks.map((d) => ({ module: d.key, sourcePath: d.key === "system" ? "/" : d.sourcePath, excludes: [], usedBytes: d.usedBytes })),
+        },
+      );
+      await this.db.query("update replication_jobs set bytes_total = $2 where job_id = $1", [job.job_id, plan.disks.reduce((n, d) => n + d.usedBytes, 0)]);
+      return false;
+    }
+    if (task.state === "failed") throw errorOfTask(task.result, "Transfer.Failed");
+    if (task.state !== "done") return false;
+    return this.moveTo(job, "Processing", ", bytes_done = greatest(bytes_done, bytes_total), speed_bps = 0");
+  }
+
+  private async processing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
+    const instance = await this.instanceOf(job, s);
+    const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 60 * 60_000 });
+    const rid = job.receiver_job_id;
+    if (!rid) throw new HoistError("Internal.Error", "the job has no receiver job", { fix: "Cancel the job and create it again." });
+    const inventory = json<SourceInventory>(job.inventory);
+    const plan = json<TargetPlan>(job.plan);
+    const image = runImageName(s, job.current_run);
+    const { report, disks } = await this.logStep(job, "convert", async () => {
+      // A retry after detach prepares the disks again before converting.
+      await admin.json("POST", `/v1/jobs/${rid}/prepare`, {});
+      const converted = await admin.json<{ report: unknown }>("POST", `/v1/jobs/${rid}/convert`, { inventory });
+      const detached = await admin.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${rid}/detach`, {});
+      return { report: converted.report, disks: detached.disks };
+    });
+    await this.db.query("update replication_jobs set pending_image = $2 where job_id = $1", [job.job_id, image]);
+    await this.logStep(job, "image", async () => {
+      // Only an image this job was making (pending_image) is replaced.
+      if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
+      await this.provider.createImage({ name: image, region: s.RegionId, disks, plan, inventory, conversion: report });
+    });
+    let verification: "booted" | "failed" | "skipped" = "skipped";
+    let bootSeconds: number | null = null;
+    let failure: HoistError | null = null;
+    if (s.VerifyImage) {
+      const v = await this.logStep(job, "verify", () => this.provider.verifyImage(image, s.RegionId, { timeoutSeconds: this.opts.verifyTimeoutSeconds ?? 900 }));
+      await this.db.query("update replication_jobs set verification = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(v)]);
+      if (v.status === "booted" && v.mountedAll === true) {
+        verification = "booted";
+        bootSeconds = v.bootSeconds ?? null;
+      } else {
+        verification = "failed";
+        failure = new HoistError("Image.VerifyFailed", `image ${image} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
+          fix: `Read the console log ${v.consoleLog ?? ""} and run hoist image check ${image}. The intermediate instance is kept; fix the cause and retry the job.`,
+        });
+      }
+    }
+    await this.db.query(
+      `insert into job_images (job_id, image_name, region_id, run, verification, boot_seconds) values ($1, $2, $3, $4, $5, $6)
+       on conflict (region_id, image_name) do update set job_id = excluded.job_id, run = excluded.run, verification = excluded.verification, boot_seconds = excluded.boot_seconds, created_at = now()`,
+      [job.job_id, image, s.RegionId, job.current_run, verification, bootSeconds],
+    );
+    await this.db.query("update replication_jobs set pending_image = null where job_id = $1", [job.job_id]);
+    if (failure) throw failure;
+    return this.moveTo(job, "Cleaning");
+  }
+
+  private async cleaning(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
+    if (!s.RunOnce) {
+      const keep = s.MaxNumberOfImageToKeep ?? 1;
+      await this.logStep(job, "clean", async () => {
+        const images = await this.db.query<{ image_name: string; region_id: string }>(
+          "select image_name, region_id from job_images where job_id = $1 order by run desc, created_at desc offset $2",
+          [job.job_id, keep],
+        );
+        for (const img of images) {
+          if (await this.provider.imageExists(img.image_name, img.region_id)) await this.provider.deleteImage(img.image_name, img.region_id);
+          await this.db.query("delete from job_images where region_id = $1 and image_name = $2", [img.region_id, img.image_name]);
+          this.log.info("old image deleted", { jobId: job.job_id, image: img.image_name, keep });
+        }
+      });
+      // The intermediate instance stays: the next run copies only what changed.
+      const next = new Date(Date.now() + (s.Frequency ?? 1) * this.hourSeconds * 1000);
+      const rows = await this.db.query(
+        `update replication_jobs set status = 'Waiting', business_status = null, current_run = 0, speed_bps = 0, next_run_at = $2, updated_at = now()
+         where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
+        [job.job_id, next],
+      );
+      if (rows.length > 0) await this.send(job.job_id, next);
+      return false;
+    }
+    await this.logStep(job, "clean", async () => {
+      if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id);
+    });
+    await this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `update replication_jobs set status = 'Finished', instance_id = null, speed_bps = 0, ended_at = now(), updated_at = now()
+         where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
+        [job.job_id],
+      );
+      if (rows.length > 0) await tx.query("update sources set state = 'Available' where source_id = $1 and state = 'InUse'", [job.source_id]);
+    });
+    this.log.info("job finished", { jobId: job.job_id });
+    return false;
+  }
+}
+
+function errorOfTask(result: unknown, fallback: string): HoistError {
+  const r = result == null ? null : json<{ ok: boolean; error?: { code: string; message: string; fix?: string } }>(result);
+  const e = r?.error;
+  return new HoistError(e?.code ?? fallback, e?.message ?? "the agent reported a failure", { fix: e?.fix ?? "Read the agent's log on the source, then retry the job." });
+}
+
+/**
+ * The tasks to hand a source's agent with its heartbeat. A transfer task gets a
+ * fresh receiver token for this delivery (the previous one stops working for
+ * new connections), the job's current settings, and their version.
+ */
+export async function tasksForAgent(db: Database, provider: Provider, sourceId: string, runningTaskIds: readonly string[]): Promise<AgentTask[]> {
+  const open = await openTasksFor(db, sourceId, runningTaskIds);
+  const out: AgentTask[] = [];
+  for (const task of open) {
+    const payload = taskPayload(task);
+    if (payload.kind === "inventory") {
+      out.push({ taskId: task.task_id, jobId: task.job_id, kind: "inventory", paths: payload.paths, bootMode: payload.bootMode });
+      await markDelivered(db, task.task_id);
+      continue;
+    }
+    const job = (await db.query<JobRow>("select * from replication_jobs where job_id = $1 and status = 'Running' and business_status = 'Syncing'", [task.job_id]))[0];
+    if (!job?.instance_id || !job.receiver_job_id) continue;
+    const instance = await provider.findIntermediateInstance(job.instance_id);
+    if (!instance) continue;
+    const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken });
+    const { token } = await admin.json<{ token: string }>("POST", `/v1/jobs/${job.receiver_job_id}/token`, {});
+    out.push({
+      taskId: task.task_id,
+      jobId: task.job_id,
+      kind: "transfer",
+      receiver: { host: instance.host, dataPort: instance.dataPort, fingerprint: instance.fingerprint },
+      receiverJobId: job.receiver_job_id,
+      token,
+      disks: payload.disks,
+      settings: transferSettingsOf(json<ReplicationJobSettings>(job.settings)),
+      settingsVersion: job.settings_version,
+    });
+    await markDelivered(db, task.task_id);
+  }
+  return out;
+}
