@@ -1,7 +1,7 @@
 // The API's endpoints. API-key routes are for people and scripts; agent routes
 // take an activation code (register) or the agent's own token (heartbeat).
 import { existsSync, readFileSync } from "node:fs";
-import { CreateActivationCodeRequestSchema, HeartbeatRequestSchema, HoistError, RegisterAgentRequestSchema, SOURCE_STATES, type SourceState } from "@hoist/protocol";
+import { type AgentTask, CreateActivationCodeRequestSchema, HeartbeatRequestSchema, HoistError, RegisterAgentRequestSchema, SOURCE_STATES, type SourceState } from "@hoist/protocol";
 import type { Database } from "../db/database";
 import { createActivationCode, listActivationCodes, validateNewCode } from "../store/activation-codes";
 import { deleteSource, getSource, listSources, markOfflineSources, recordHeartbeat, registerSource, sourceNotFound } from "../store/sources";
@@ -15,6 +15,8 @@ export interface RouteDeps {
   agentBundle?: string | undefined;
   /** Counts a wrong activation code or agent token against the caller's address. */
   onAgentAuthFailure(ctx: RequestContext): void;
+  /** Work to hand a source's agent with its heartbeat. */
+  tasksFor?(sourceId: string, runningTaskIds: readonly string[]): Promise<AgentTask[]>;
 }
 
 function shellQuote(s: string): string {
@@ -107,7 +109,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       summary: "An imported agent reports it is alive (optionally with a fresh inventory)",
       auth: "agent",
       body: HeartbeatRequestSchema,
-      responses: { 200: "{ sourceId, state, heartbeatSeconds }", 401: "Unknown or revoked agent token (the source was deleted)" },
+      responses: { 200: "{ sourceId, state, heartbeatSeconds, tasks? }", 401: "Unknown or revoked agent token (the source was deleted)" },
       errorCodes: ["Agent.Unauthorized", "Api.InvalidBody"],
       async handle(ctx) {
         const req = parseBody(HeartbeatRequestSchema, ctx.body);
@@ -118,7 +120,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
             fix: "Import the source again with a new activation code.",
           });
         }
-        return { status: 200, body: { sourceId: source.sourceId, state: source.state, heartbeatSeconds: deps.heartbeatSeconds } };
+        const tasks = deps.tasksFor ? await deps.tasksFor(source.sourceId, req.runningTaskIds ?? []) : [];
+        return { status: 200, body: { sourceId: source.sourceId, state: source.state, heartbeatSeconds: deps.heartbeatSeconds, ...(tasks.length ? { tasks } : {}) } };
       },
     },
     {
