@@ -3,6 +3,8 @@ import { registerAgentCommand } from "./agent";
 import { registerCheckCommand } from "./check";
 import { registerCodesCommand } from "./codes";
 import { registerImageCommand } from "./image";
+import { registerImagesCommand } from "./images";
+import { registerJobsCommand } from "./jobs";
 import { registerMigrateCommand } from "./migrate";
 import { registerReceiverCommand } from "./receiver";
 import { registerServerCommand } from "./server";
@@ -21,4 +23,6 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerCodesCommand(program);
   registerSourcesCommand(program);
+  registerJobsCommand(program);
+  registerImagesCommand(program);
 }
