@@ -6,9 +6,15 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { HoistError } from "@hoist/protocol";
+import type { Provider } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
 import type { Database } from "./db/database";
 import { migrate } from "./db/migrate";
+import { agentTaskRoutes } from "./http/agent-task-routes";
+import { Orchestrator, tasksForAgent } from "./jobs/orchestrator";
+import { type JobQueue, startJobQueue } from "./jobs/queue";
+import { finishRelease } from "./jobs/release";
+import type { JobWork } from "./jobs/work";
 import { ensureAdminKey, findApiKey } from "./store/api-keys";
 import { markOfflineSources } from "./store/sources";
 import { statusOf, toApiError } from "./http/errors";
@@ -36,7 +42,26 @@ export interface ServerOptions {
   offlineAfterSeconds?: number;
   agentBundle?: string | undefined;
   throttle?: ThrottleOptions;
+  /** Where intermediate instances and images live; with it the server runs replication jobs. */
+  provider?: Provider | undefined;
+  /** Replaces the orchestrator (tests of the API alone). */
+  work?: JobWork | undefined;
+  /** Seconds in one hour of a job's Frequency (3600; tests shorten it). */
+  hourSeconds?: number | undefined;
+  verifyTimeoutSeconds?: number | undefined;
+  /** How long a replica's claim on a job lasts without renewal (default 30 s). */
+  leaseSeconds?: number | undefined;
 }
+
+/** Without a provider, the API still answers but jobs cannot run. */
+const noProvider: JobWork = {
+  async start() {
+    throw new HoistError("Server.NoProvider", "this server runs without a provider, so it cannot run replication jobs", { fix: "Start hoist server with a provider (the local one is the default)." });
+  },
+  async release() {
+    throw new HoistError("Server.NoProvider", "this server runs without a provider, so it cannot release a job's resources", { fix: "Start hoist server with a provider." });
+  },
+};
 
 export interface RunningServer {
   url: string;
@@ -89,7 +114,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (migrated.applied.length) logger.info("database migrated", { applied: migrated.applied, version: migrated.version, database: db.kind });
   const admin = await ensureAdminKey(db, opts.apiKey);
   const throttle = new FailureThrottle(opts.throttle);
-  const routes = buildRoutes({ db, heartbeatSeconds, offlineAfterSeconds, agentBundle: opts.agentBundle, onAgentAuthFailure: (ctx) => throttle.fail(ctx.remote) });
+  const provider = opts.provider;
+  let orchestrator: Orchestrator | null = null;
+  let queue: JobQueue | null = null;
+  if (provider) {
+    const o = new Orchestrator({
+      db,
+      log: logger,
+      provider,
+      finishRelease,
+      ...(opts.hourSeconds ? { hourSeconds: opts.hourSeconds } : {}),
+      ...(opts.verifyTimeoutSeconds ? { verifyTimeoutSeconds: opts.verifyTimeoutSeconds } : {}),
+      ...(opts.leaseSeconds ? { leaseSeconds: opts.leaseSeconds } : {}),
+    });
+    queue = await startJobQueue({ db, log: logger, handler: (jobId) => o.advance(jobId) });
+    o.attach(queue);
+    orchestrator = o;
+  }
+  const work: JobWork = opts.work ?? orchestrator ?? noProvider;
+  const onAgentAuthFailure = (ctx: RequestContext) => throttle.fail(ctx.remote);
+  const routes = [
+    ...buildRoutes({
+      db,
+      heartbeatSeconds,
+      offlineAfterSeconds,
+      agentBundle: opts.agentBundle,
+      onAgentAuthFailure,
+      ...(provider ? { tasksFor: (sourceId: string, running: readonly string[]) => tasksForAgent(db, provider, sourceId, running) } : {}),
+    }),
+    ...agentTaskRoutes({
+      db,
+      onAgentAuthFailure,
+      settingsOf: async (jobId) => (orchestrator ? orchestrator.transferSettings(jobId) : null),
+      wake: (jobId) => work.start(jobId),
+    }),
+  ];
   const openapi = JSON.stringify(openApiDocument(routes, opts.version));
   const scheme = opts.tls ? "https" : "http";
 
@@ -194,6 +253,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       });
   }, sweepMs);
   sweep.unref();
+  // Jobs a dead replica left behind, and wake-ups nobody took, are picked up here.
+  let sweepingJobs = false;
+  const jobSweep = setInterval(() => {
+    if (!orchestrator || sweepingJobs) return;
+    sweepingJobs = true;
+    orchestrator
+      .sweep()
+      .catch((e: unknown) => logger.warn("job sweep failed", { error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => {
+        sweepingJobs = false;
+      });
+  }, 5_000);
+  jobSweep.unref();
 
   const host = opts.listen && opts.listen !== "0.0.0.0" && opts.listen !== "::" ? opts.listen : "127.0.0.1";
   return {
@@ -202,6 +274,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     createdApiKey: admin.created,
     async close() {
       clearInterval(sweep);
+      clearInterval(jobSweep);
+      orchestrator?.close();
+      await queue?.stop().catch((e: unknown) => logger.warn("job queue did not stop cleanly", { error: String(e) }));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { HoistError } from "@hoist/protocol";
+import { createLocalProvider } from "@hoist/providers";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
 import { databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
 import { type Command, Option } from "commander";
@@ -16,7 +17,7 @@ function wholeNumber(min: number, max: number) {
 export function registerServerCommand(program: Command): void {
   program
     .command("server")
-    .description("Run the control plane: the HTTP API that imports source servers with activation codes and tracks them.")
+    .description("Run the control plane: the HTTP API that imports source servers with activation codes and runs their replication jobs.")
     .option("--port <port>", "HTTP(S) port (0 picks a free one)", wholeNumber(0, 65535), 8080)
     .option("--listen <address>", "address to listen on", "0.0.0.0")
     .option("--data-dir <dir>", "folder of the embedded database (ignored when DATABASE_URL is set)", "/var/lib/hoist/server")
@@ -25,6 +26,10 @@ export function registerServerCommand(program: Command): void {
     .option("--tls-key <file>", "PEM private key for --tls-cert")
     .option("--heartbeat-seconds <n>", "how often agents heartbeat", wholeNumber(1, 3600), 30)
     .option("--offline-after-seconds <n>", "silence after which a source is offline (at least 3 heartbeats)", wholeNumber(1, 86400))
+    .option("--image-store <dir>", "where the local provider keeps images (default: $HOIST_IMAGE_STORE, else <HOIST_HOME>/images)")
+    .option("--verify-timeout <seconds>", "longest wait for an image's boot check", wholeNumber(60, 7200), 900)
+    .option("--no-jobs", "serve the API only: no provider, no background work (replication jobs cannot run)")
+    .addOption(new Option("--hour-seconds <n>", "length of one hour of a job's Frequency, for tests").argParser(wholeNumber(1, 3600)).default(3600).hideHelp())
     .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
     .addHelpText(
       "after",
@@ -32,6 +37,12 @@ export function registerServerCommand(program: Command): void {
 Transport: plain HTTP unless --tls-cert and --tls-key are given (then HTTPS). Over plain HTTP,
 API keys and agent tokens cross the network in clear: use TLS, or a TLS proxy, beyond one host.
 Agents trusting a self-signed certificate need NODE_EXTRA_CA_CERTS=<cert.pem>.
+
+Jobs: replication jobs run on the local provider: each job's intermediate instance is a receiver
+process on this host (under $HOIST_HOME/instances, run as root), images land in the image store
+and are booted under QEMU to prove they work. Background steps run on a job queue in the same
+database (pg-boss), so replicas sharing a PostgreSQL share the work; a replica that dies mid-step
+leaves a lease that runs out after 30 s, and another replica (or the restarted one) goes on.
 
 Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one process per folder; with
 DATABASE_URL=postgres://user:pass@host/db a PostgreSQL server instead, which several replicas
@@ -53,6 +64,10 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
         heartbeatSeconds: number;
         offlineAfterSeconds?: number;
         logLevel: LogLevel;
+        imageStore?: string;
+        verifyTimeout: number;
+        jobs: boolean;
+        hourSeconds: number;
       }) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
@@ -74,6 +89,9 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
           heartbeatSeconds: opts.heartbeatSeconds,
           offlineAfterSeconds: opts.offlineAfterSeconds,
           agentBundle: self?.endsWith(".mjs") ? self : undefined,
+          provider: opts.jobs ? createLocalProvider({ logger, ...(opts.imageStore ? { imageStore: opts.imageStore } : {}) }) : undefined,
+          verifyTimeoutSeconds: opts.verifyTimeout,
+          hourSeconds: opts.hourSeconds,
         }).catch(async (e: unknown) => {
           await db.close().catch(() => {});
           throw e;

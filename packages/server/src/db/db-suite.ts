@@ -74,7 +74,7 @@ export function runDbTests({ name, newDb, sameDb }: DbSuiteOptions): void {
       expect(second.applied).toEqual([]);
       expect(second.version).toBe(MIGRATIONS.at(-1)?.version);
       const tables = await db.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'public' order by table_name");
-      expect(tables.map((t) => t.table_name)).toEqual(["activation_codes", "api_keys", "schema_migrations", "sources"]);
+      expect(tables.map((t) => t.table_name)).toEqual(["activation_codes", "agent_tasks", "api_keys", "job_images", "job_steps", "replication_jobs", "schema_migrations", "sources"]);
     });
 
     it("two replicas migrating at once apply each migration exactly once", async () => {
