@@ -1,0 +1,109 @@
+// Two `hoist server` replicas on one PostgreSQL share a replication job: the
+// job is created through one, its agent reports to the other, one replica is
+// killed (SIGKILL) and started again while the agent copies, and the job still
+// finishes with every step of its run done exactly once.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPostgres } from "../../packages/server/src/db/postgres";
+import { releaseEverythingUnder } from "../helpers/cleanup";
+import { debianFixture } from "../helpers/debian-fixture";
+import { startPostgres, type TestPostgres } from "../helpers/postgres";
+import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+
+interface Job {
+  JobId: string;
+  Status: string;
+  BusinessStatus: string | null;
+  Images: { ImageName: string; Verification: string }[];
+  Transfer: { BytesDone: number } | null;
+  ErrorCode: string | null;
+  ErrorMessage: string | null;
+}
+
+const base = mkdtempSync("/var/tmp/hoist-e2e-replicas-");
+const home = join(base, "home");
+const source = join(base, "source");
+let pg: TestPostgres | undefined;
+let env: NodeJS.ProcessEnv = {};
+const replicas: (StartedServer | undefined)[] = [undefined, undefined];
+let agent: Spawned | undefined;
+let apiKey = "";
+
+async function replica(i: number): Promise<StartedServer> {
+  const s = await startHoistServer(["--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--log-level", "debug"], { ...env, ...(apiKey ? { HOIST_API_KEY: apiKey } : {}) });
+  replicas[i] = s;
+  return s;
+}
+
+async function api<T>(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${replicas[i]?.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
+  pg = await startPostgres();
+  env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: join(base, "images") };
+  const fixture = await debianFixture();
+  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  writeFileSync(join(source, "etc/hostname"), "replicated\n");
+  // The first replica creates the admin key; the second starts with it.
+  const first = await replica(0);
+  apiKey = first.apiKey as string;
+  await replica(1);
+  const code = await api<{ code: string }>(1, "POST", "/v1/activation-codes", { uses: 1 });
+  agent = spawnHoist(["agent", "--server", first.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
+  await agent.waitFor(/Successfully!/, 120_000);
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await stop(agent, "SIGKILL");
+  for (const r of replicas) await stop(r, "SIGKILL");
+  releaseEverythingUnder(base, home);
+  await pg?.stop();
+});
+
+describe("two hoist server replicas on one PostgreSQL", () => {
+  it("finish a job together, each step once, though one of them is killed mid-copy", async () => {
+    const sources = await api<{ sources: { sourceId: string }[] }>(0, "GET", "/v1/sources");
+    const sourceId = sources.body.sources[0]?.sourceId as string;
+    const created = await api<Job>(1, "POST", "/v1/jobs", { SourceId: sourceId, ImageName: "replicated", SystemDiskSize: 20, RateLimit: 80, VerifyImage: false });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.JobId;
+    const poll = (i: number, done: (j: Job) => boolean, ms: number) =>
+      until(
+        `job ${id}`,
+        async () => {
+          const j = (await api<Job>(i, "GET", `/v1/jobs/${id}`).catch(() => undefined))?.body;
+          if (j?.Status === "InError") throw new Error(`job failed: ${j.ErrorCode}: ${j.ErrorMessage}`);
+          return j && done(j) ? j : undefined;
+        },
+        ms,
+      );
+    await poll(0, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 10 * 2 ** 20, 10 * 60_000);
+    await stop(replicas[1], "SIGKILL");
+    await replica(1);
+    const finished = await poll(1, (j) => j.Status === "Finished", 20 * 60_000);
+    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: "replicated", Verification: "skipped" })]);
+
+    const db = await openPostgres(pg?.url as string);
+    try {
+      const steps = await db.query<{ step: string; n: number; done: number }>(
+        "select step, count(*)::int as n, count(*) filter (where outcome = 'done')::int as done from job_steps where job_id = $1 group by step order by step",
+        [id],
+      );
+      expect(steps.map((s) => s.step).sort()).toEqual(["clean", "convert", "image", "prepare"]);
+      for (const s of steps) expect(s, `step ${s.step}`).toMatchObject({ n: 1, done: 1 });
+    } finally {
+      await db.close();
+    }
+  }, 40 * 60_000);
+});

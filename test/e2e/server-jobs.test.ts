@@ -1,0 +1,199 @@
+// Replication jobs end to end, as an operator runs them: `hoist server` on its
+// embedded database, a Debian 12 source imported with `hoist agent`, then
+// - a one-time job that goes Preparing → Syncing → Processing to Finished with
+//   an image that booted, although the server is killed (SIGKILL) and started
+//   again while the agent copies, and its rate limit is lifted mid-copy;
+// - a periodic job that makes an image each run from incremental syncs and
+//   keeps only MaxNumberOfImageToKeep of them.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseEverythingUnder } from "../helpers/cleanup";
+import { debianFixture } from "../helpers/debian-fixture";
+import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+
+interface Job {
+  JobId: string;
+  Status: string;
+  BusinessStatus: string | null;
+  RunCount: number;
+  ImageId: string | null;
+  Images: { ImageName: string; Run: number; Verification: string; BootSeconds: number | null }[];
+  Transfer: { BytesDone: number; BytesTotal: number; Speed: number } | null;
+  ErrorCode: string | null;
+  ErrorMessage: string | null;
+  TransitionInstanceId: string | null;
+  RateLimit: number;
+}
+
+const base = mkdtempSync("/var/tmp/hoist-e2e-jobs-");
+const home = join(base, "home");
+const images = join(base, "images");
+const source = join(base, "source");
+const providerEnv = { HOIST_HOME: home, HOIST_IMAGE_STORE: images };
+let server: StartedServer | undefined;
+let agent: Spawned | undefined;
+let apiKey = "";
+let sourceId = "";
+
+function serverArgs(): string[] {
+  return ["--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--hour-seconds", "10", "--log-level", "debug"];
+}
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server?.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+async function getJob(id: string): Promise<Job> {
+  const r = await api<Job>("GET", `/v1/jobs/${id}`);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body;
+}
+
+/** Polls a job until `done` says so; records each Status/BusinessStatus it passes through. */
+async function watch(id: string, done: (j: Job) => boolean, seen: string[], ms: number): Promise<Job> {
+  return until(
+    `job ${id}`,
+    async () => {
+      const j = await getJob(id).catch(() => undefined);
+      if (!j) return undefined;
+      const label = `${j.Status}/${j.BusinessStatus ?? "-"}`;
+      if (seen.at(-1) !== label) seen.push(label);
+      if (j.Status === "InError") throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server?.stderr.slice(-40).join("\n")}`);
+      return done(j) ? j : undefined;
+    },
+    ms,
+  );
+}
+
+const imagesInStore = (): string[] => (existsSync(images) ? readdirSync(images).filter((n) => existsSync(join(images, n, "manifest.json"))).sort() : []);
+/** Reads a file from the root filesystem (the largest partition) of an image's system disk. */
+function readFromImage(image: string, path: string): string {
+  const dir = mkdtempSync(join(base, "export-"));
+  const out = join(dir, "img.raw");
+  execFileSync(join(import.meta.dirname, "../../apps/hoist/bin/hoist"), ["image", "export", image, "--format", "raw", "--output", out, "--image-store", images], { env: { ...process.env, ...providerEnv }, stdio: "pipe" });
+  const raw = existsSync(out) ? out : join(dir, "img-system.raw");
+  const table = JSON.parse(execFileSync("sfdisk", ["-J", raw], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: { start: number; size: number }[] } };
+  const part = [...table.partitiontable.partitions].sort((a, b) => b.size - a.size)[0]!;
+  const sector = table.partitiontable.sectorsize ?? 512;
+  const dev = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(part.start * sector), "--sizelimit", String(part.size * sector), raw], { encoding: "utf8" }).trim();
+  const mnt = join(dir, "mnt");
+  mkdirSync(mnt);
+  try {
+    execFileSync("mount", ["-o", "ro", dev, mnt]);
+    try {
+      return readFileSync(join(mnt, path), "utf8");
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  } finally {
+    execFileSync("losetup", ["-d", dev]);
+  }
+}
+
+const instances = (): string[] => (existsSync(join(home, "instances")) ? readdirSync(join(home, "instances")) : []);
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
+  const fixture = await debianFixture();
+  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  mkdirSync(join(source, "srv/app"), { recursive: true });
+  writeFileSync(join(source, "srv/app/version"), "1\n");
+
+  server = await startHoistServer(serverArgs(), providerEnv);
+  apiKey = server.apiKey as string;
+  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
+  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
+  sourceId = /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/, 120_000))?.[1] as string;
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await stop(agent, "SIGKILL");
+  await stop(server, "SIGKILL");
+  releaseEverythingUnder(base, home);
+});
+
+describe("replication jobs on hoist server (embedded database)", () => {
+  it("a one-time job reaches Finished with a booted image, through a server SIGKILL and a live rate-limit change", async () => {
+    const created = await api<Job>("POST", "/v1/jobs", { SourceId: sourceId, Name: "web-1 once", ImageName: "web-once", SystemDiskSize: 20, RateLimit: 40 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.JobId;
+    expect(created.body).toMatchObject({ Status: "Running", BusinessStatus: "Preparing" });
+    const source1 = await api<{ state: string }>("GET", `/v1/sources/${sourceId}`);
+    expect(source1.body.state).toBe("InUse");
+    const seen: string[] = [];
+
+    // Kill the server while the agent copies: the copy goes on, and the restarted server takes the job up again.
+    await watch(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 20 * 2 ** 20, seen, 10 * 60_000);
+    await stop(server, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 3000));
+    server = await startHoistServer(serverArgs(), { ...providerEnv, HOIST_API_KEY: apiKey });
+    const during = await getJob(id);
+    expect(during.Status).toBe("Running");
+
+    // Lift the rate limit while syncing: the agent restarts its copy with the new setting.
+    const modified = await api<Job>("POST", `/v1/jobs/${id}/modify`, { RateLimit: 0 });
+    expect(modified.status, JSON.stringify(modified.body)).toBe(200);
+    expect(modified.body.RateLimit).toBe(0);
+
+    const finished = await watch(id, (j) => j.Status === "Finished", seen, 25 * 60_000);
+    expect(seen).toEqual(expect.arrayContaining(["Running/Preparing", "Running/Syncing", "Running/Processing"]));
+    expect(seen.indexOf("Running/Syncing")).toBeLessThan(seen.indexOf("Running/Processing"));
+    expect(finished.ImageId).toBe("web-once");
+    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: "web-once", Run: 1, Verification: "booted" })]);
+    expect(finished.Images[0]?.BootSeconds).toBeGreaterThan(0);
+    const manifest = JSON.parse(readFileSync(join(images, "web-once", "manifest.json"), "utf8")) as { verification: { status: string; mountedAll: boolean } };
+    expect(manifest.verification).toMatchObject({ status: "booted", mountedAll: true });
+    // Success releases the intermediate instance and frees the source.
+    expect(finished.TransitionInstanceId).toBeNull();
+    expect(instances()).toEqual([]);
+    expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
+  }, 40 * 60_000);
+
+  it("a periodic job syncs incrementally each period and keeps only MaxNumberOfImageToKeep images", async () => {
+    const created = await api<Job>("POST", "/v1/jobs", {
+      SourceId: sourceId,
+      Name: "web-1 nightly",
+      ImageName: "web-nightly",
+      SystemDiskSize: 20,
+      RunOnce: false,
+      Frequency: 1,
+      MaxNumberOfImageToKeep: 1,
+      VerifyImage: false,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.JobId;
+    const seen: string[] = [];
+    const first = await watch(id, (j) => j.Status === "Waiting" && j.RunCount === 1, seen, 15 * 60_000);
+    expect(first.Images.map((i) => i.ImageName)).toEqual(["web-nightly-r1"]);
+    expect(first.Images[0]?.Verification).toBe("skipped");
+    // Between runs the intermediate instance stays, so the next run copies only what changed.
+    expect(instances()).toHaveLength(1);
+    expect(imagesInStore()).toContain("web-nightly-r1");
+
+    writeFileSync(join(source, "srv/app/version"), "2\n");
+    const second = await watch(id, (j) => j.Status === "Waiting" && j.RunCount === 2, seen, 15 * 60_000);
+    expect(second.Images.map((i) => i.ImageName)).toEqual(["web-nightly-r2"]);
+    expect(imagesInStore()).toContain("web-nightly-r2");
+    expect(imagesInStore()).not.toContain("web-nightly-r1");
+    expect(seen).toEqual(expect.arrayContaining(["Waiting/-", "Running/Preparing", "Running/Syncing", "Running/Processing"]));
+    // The second run's image carries the change made between runs.
+    expect(readFromImage("web-nightly-r2", "srv/app/version")).toBe("2\n");
+
+    // Cancelling releases the intermediate instance and frees the source; the kept image stays.
+    const cancelled = await api<Job>("POST", `/v1/jobs/${id}/cancel`);
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+    await until("the job to be gone", async () => ((await api("GET", `/v1/jobs/${id}`)).status === 404 ? true : undefined), 120_000);
+    expect(instances()).toEqual([]);
+    expect(imagesInStore()).toContain("web-nightly-r2");
+    expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
+  }, 40 * 60_000);
+});
