@@ -180,4 +180,22 @@ describe("receiver security", () => {
     expect(readdirSync(jobB.target)).toEqual(["from-b"]);
     expect(readdirSync(jobA.target)).not.toContain("from-b");
   });
+
+  it("a job's token is issued again only to the admin, and the old one stops working", async () => {
+    const job = await newJob();
+    const asJob = createControlClient({ ...endpoint(), token: job.token });
+    await expect(asJob.json("POST", `/v1/jobs/${job.jobId}/token`)).rejects.toMatchObject({ code: "Receiver.Unauthorized" });
+    const admin = createControlClient({ ...endpoint(), token: readFileSync(join(stateDir, "admin.token"), "utf8").trim() });
+    const fresh = await admin.json<{ token: string }>("POST", `/v1/jobs/${job.jobId}/token`);
+    expect(fresh.token).toMatch(/^[0-9a-f]{64}$/);
+    expect(fresh.token).not.toBe(job.token);
+    const src = join(base, "rotated-src");
+    mkdirSync(src);
+    writeFileSync(join(src, "rotated"), "r\n");
+    const old = rsyncThroughTunnel(job.jobId, job.token, ["-a", `${src}/`, "hoist::system/"]);
+    expect(old.status).not.toBe(0);
+    expect(old.stderr).toContain("Receiver.Unauthorized");
+    expect(rsyncThroughTunnel(job.jobId, fresh.token, ["-a", `${src}/`, "hoist::system/"]).status).toBe(0);
+    expect(readdirSync(job.target)).toEqual(["rotated"]);
+  });
 });
