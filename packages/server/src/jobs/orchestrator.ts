@@ -187,6 +187,8 @@ export class Orchestrator implements JobWork {
     try {
       return await this.step(jobId);
     } catch (e) {
+      // A step cut short by this replica shutting down is not the job's fault: the lease runs out and another replica redoes it.
+      if (this.closed) throw e;
       const err = isHoistError(e)
         ? e
         : new HoistError("Internal.Error", e instanceof Error ? e.message : String(e), { fix: "Retry the job; if it fails again, read the server log." });
