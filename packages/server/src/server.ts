@@ -10,6 +10,7 @@ import type { Provider } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
 import type { Database } from "./db/database";
 import { migrate } from "./db/migrate";
+import { expireJobs } from "./jobs/store";
 import { agentTaskRoutes } from "./http/agent-task-routes";
 import { Orchestrator, tasksForAgent } from "./jobs/orchestrator";
 import { type JobQueue, startJobQueue } from "./jobs/queue";
@@ -51,6 +52,8 @@ export interface ServerOptions {
   verifyTimeoutSeconds?: number | undefined;
   /** How long a replica's claim on a job lasts without renewal (default 30 s). */
   leaseSeconds?: number | undefined;
+  /** The region images go to when a job names none (default "local"). */
+  regionId?: string | undefined;
 }
 
 /** Without a provider, the API still answers but jobs cannot run. */
@@ -140,6 +143,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       offlineAfterSeconds,
       agentBundle: opts.agentBundle,
       onAgentAuthFailure,
+      work,
+      regionId: opts.regionId ?? "local",
       ...(provider ? { tasksFor: (sourceId: string, running: readonly string[]) => tasksForAgent(db, provider, sourceId, running) } : {}),
     }),
     ...agentTaskRoutes({
@@ -246,6 +251,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     markOfflineSources(db, offlineAfterSeconds)
       .then((n) => {
         if (n) logger.warn("sources went offline", { count: n, code: "SourceServer.Offline" });
+      })
+      .then(() => expireJobs(db))
+      .then((n) => {
+        if (n) logger.info("replication jobs expired", { count: n });
       })
       .catch((e: unknown) => logger.warn("offline sweep failed", { error: e instanceof Error ? e.message : String(e) }))
       .finally(() => {

@@ -3,8 +3,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type AgentTask, CreateActivationCodeRequestSchema, HeartbeatRequestSchema, HoistError, RegisterAgentRequestSchema, SOURCE_STATES, type SourceState } from "@hoist/protocol";
 import type { Database } from "../db/database";
+import type { JobWork } from "../jobs/work";
 import { createActivationCode, listActivationCodes, validateNewCode } from "../store/activation-codes";
 import { deleteSource, getSource, listSources, markOfflineSources, recordHeartbeat, registerSource, sourceNotFound } from "../store/sources";
+import { buildJobRoutes } from "./job-routes";
 import type { RequestContext, Route } from "./router";
 
 export interface RouteDeps {
@@ -17,6 +19,10 @@ export interface RouteDeps {
   onAgentAuthFailure(ctx: RequestContext): void;
   /** Work to hand a source's agent with its heartbeat. */
   tasksFor?(sourceId: string, runningTaskIds: readonly string[]): Promise<AgentTask[]>;
+  /** Runs and releases replication jobs in the background. */
+  work: JobWork;
+  /** The region images go to when a job names none. */
+  regionId: string;
 }
 
 function shellQuote(s: string): string {
@@ -33,7 +39,7 @@ export function installCommand(baseUrl: string, code: string): string {
   ].join(" ");
 }
 
-function intParam(query: URLSearchParams, name: string, min: number, max: number, fallback: number): number {
+export function intParam(query: URLSearchParams, name: string, min: number, max: number, fallback: number): number {
   const raw = query.get(name);
   if (raw === null) return fallback;
   const n = Number(raw);
@@ -199,5 +205,6 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         return { status: 200, raw: readFileSync(deps.agentBundle), contentType: "text/javascript; charset=utf-8" };
       },
     },
+    ...buildJobRoutes(deps),
   ];
 }
