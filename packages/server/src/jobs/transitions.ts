@@ -6,7 +6,7 @@ import { HoistError, type JobStatus, type ReplicationJob } from "@hoist/protocol
 import type { Database, Queryable } from "../db/database";
 import { json } from "../store/rows";
 import { cancelJobTasks } from "./agent-tasks";
-import { expireJobs, imagesOf, jobNotFound, mustGetJob, startWork } from "./store";
+import { expireJobs, getJob, imagesOf, jobNotFound, mustGetJob, startWork } from "./store";
 import type { JobChanges } from "./validate";
 import { type JobRow, toJob } from "./view";
 import type { JobWork } from "./work";
@@ -23,6 +23,11 @@ function describe(r: Pick<JobRow, "status" | "business_status">): string {
 
 function invalidStatus(jobId: string, r: Pick<JobRow, "status" | "business_status">, what: string, fix: string): HoistError {
   return new HoistError("ReplicationJob.InvalidStatus", `replication job ${jobId} is ${describe(r)}: ${what}`, { fix, details: { status: r.status, businessStatus: r.business_status } });
+}
+
+/** The job as it is now, or as this call left it when it is gone already (deleted by a racing cancel). */
+async function latest(db: Queryable, row: JobRow): Promise<ReplicationJob> {
+  return (await getJob(db, row.job_id)) ?? toJob(row, await imagesOf(db, [row.job_id]));
 }
 
 /** The job's current row, for explaining why a conditional UPDATE took nothing. */
@@ -57,7 +62,7 @@ async function run(db: Database, work: JobWork, jobId: string, from: JobStatus[]
     throw invalidStatus(jobId, r, `${action} needs a job that is ${from.join(", ")}`, hint[r.status] ?? `${action[0]?.toUpperCase()}${action.slice(1)} works on a job that is ${from.join(" or ")}.`);
   }
   await startWork(db, work, jobId);
-  return mustGetJob(db, jobId);
+  return latest(db, moved[0]);
 }
 
 /** StartReplicationJob: runs a Ready job, resumes a Stopped one, retries an InError one, runs a Waiting one now. */
@@ -81,11 +86,11 @@ export async function stopJob(db: Database, jobId: string): Promise<ReplicationJ
       `update replication_jobs set status = 'Stopped', speed_bps = 0, next_run_at = null, updated_at = now(),
          business_status = case when status = 'Running' then coalesce(business_status, 'Preparing') else business_status end
        where job_id = $1 and (status = 'Waiting' or (status = 'Running' and coalesce(business_status, 'Preparing') in ('Preparing', 'Syncing')))
-       returning job_id`,
+       returning *`,
       [jobId],
     );
     if (rows[0]) await cancelAgentTasks(tx, jobId);
-    return rows.length > 0;
+    return rows[0] ?? null;
   });
   if (!moved) {
     const r = await current(db, jobId);
@@ -94,7 +99,7 @@ export async function stopJob(db: Database, jobId: string): Promise<ReplicationJ
     }
     throw invalidStatus(jobId, r, "only a Running job (Preparing or Syncing) or a Waiting one can be stopped", r.status === "Stopped" ? "It is stopped already." : "There is nothing to stop.");
   }
-  return mustGetJob(db, jobId);
+  return latest(db, moved);
 }
 
 const TRANSFER_FIELDS = ["RateLimit", "CompressLevel", "Checksum"] as const;
