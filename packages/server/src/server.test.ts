@@ -218,11 +218,24 @@ describe("routing and the OpenAPI document", () => {
         "DELETE /v1/sources/{sourceId}",
         "GET /v1/downloads/hoist.mjs",
         "GET /v1/openapi.json",
+        "POST /v1/agents/tasks/{taskId}/progress",
+        "POST /v1/agents/tasks/{taskId}/result",
+        "POST /v1/jobs",
+        "GET /v1/jobs",
+        "GET /v1/jobs/{jobId}",
+        "DELETE /v1/jobs/{jobId}",
+        "POST /v1/jobs/{jobId}/start",
+        "POST /v1/jobs/{jobId}/stop",
+        "POST /v1/jobs/{jobId}/retry",
+        "POST /v1/jobs/{jobId}/cancel",
+        "POST /v1/jobs/{jobId}/modify",
+        "GET /v1/images",
+        "GET /v1/sources/{sourceId}/jobs",
       ].sort(),
     );
     for (const op of ops) {
       const [method, path] = op.split(" ") as [string, string];
-      const r = await fetch(`${server.url}${path.replace("{sourceId}", "s-none")}`, { method, headers: { authorization: `Bearer ${key}` } });
+      const r = await fetch(`${server.url}${path.replace("{sourceId}", "s-none").replace("{jobId}", "j-none").replace("{taskId}", "t-none")}`, { method, headers: { authorization: `Bearer ${key}` } });
       const body = r.headers.get("content-type")?.includes("json") ? ((await r.json()) as { code?: string }) : {};
       expect([op, body.code]).not.toEqual([op, "Api.NotFound"]);
       expect(r.status, op).not.toBe(405);
