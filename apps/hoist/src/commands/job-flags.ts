@@ -44,11 +44,18 @@ export function tagFlag(value: string, previous: Tag[] = []): Tag[] {
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+/** Date.parse rolls 2030-02-30 over into March; a typo there should not move the date. */
+function realDay(value: string): boolean {
+  const [y, m, d] = value.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+}
+
 /** An ISO 8601 time with its zone, sent as UTC. */
 export function timeFlag(flag: string) {
   return (value: string): string => {
     const t = Date.parse(value);
-    if (!ISO_8601.test(value) || Number.isNaN(t)) {
+    if (!ISO_8601.test(value) || Number.isNaN(t) || !realDay(value)) {
       throw new HoistError("Config.InvalidTime", `${flag} must be an ISO 8601 time with a zone (got "${value}")`, {
         fix: `Pass e.g. ${flag} 2030-01-31T22:00:00Z or ${flag} 2030-01-31T23:00:00+01:00.`,
       });
