@@ -83,7 +83,8 @@ export async function watchJob(client: ControlPlaneClient, jobId: string, opts: 
     }
     if (job) {
       const status = statusText(job);
-      const progress = job.Status === "Running" ? progressText(job) : "";
+      // Before the copy has anything to show (Preparing), the status line says enough.
+      const progress = job.Status === "Running" && (job.Transfer || job.Progress > 0) ? progressText(job) : "";
       if (opts.json) {
         if (status !== lastStatus || progress !== lastProgress) out(JSON.stringify(job));
       } else {
