@@ -50,6 +50,11 @@ export interface TransferOptions {
   onProgress?: (p: TransferProgress) => void;
   logger?: Logger;
   ioTimeoutSec?: number;
+  /**
+   * Stops the copy: its rsyncs and tunnels are killed and waited for, and the
+   * call rejects with Transfer.Aborted. Running it again resumes the copy.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TransferResult {
@@ -88,7 +93,10 @@ function startRsync(args: string[], env: NodeJS.ProcessEnv, usePdeathsig: boolea
   });
   const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
     child.on("error", (e) => resolve({ code: 127, signal: null, stderr: `${stderr}\n${e.message}` }));
-    child.on("close", (code, signal) => resolve({ code, signal, stderr }));
+    child.on("close", (code, signal) => {
+      (child as ChildProcess & { closed?: boolean }).closed = true;
+      resolve({ code, signal, stderr });
+    });
   });
   return { child, done, bytes: 0 };
 }
@@ -103,10 +111,30 @@ function defaultTunnel(): string[] {
   return [process.execPath, process.argv[1] ?? "hoist", "tunnel"];
 }
 
+function abortedError(module: string): HoistError {
+  return new HoistError("Transfer.Aborted", `the copy of ${module} was stopped before it finished`, { fix: "Run the transfer again; it resumes where it stopped.", retryable: true });
+}
+
+/**
+ * Signals a child's whole process group: rsync and the tunnel it runs as its
+ * remote shell. Until the child's pipes close, something of the group still
+ * runs (the tunnel shares rsync's stderr), so the group id is still ours.
+ */
+function signalGroup(child: ChildProcess & { closed?: boolean }, signal: NodeJS.Signals): void {
+  if (child.closed || !child.pid) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 export async function transferTree(options: TransferOptions): Promise<TransferResult> {
   const started = Date.now();
   const log = (options.logger ?? silentLogger).child({ jobId: options.jobId, disk: options.module });
   if (!existsSync(options.source)) throw new HoistError("Transfer.NoSource", `the source ${options.source} does not exist`);
+  const signal = options.signal;
+  if (signal?.aborted) throw abortedError(options.module);
   if (options.stateFile) {
     const killed = killLeftovers(options.stateFile);
     if (killed.length) log.warn("stopped rsync processes left by an earlier run", { pids: killed });
@@ -116,6 +144,7 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const skipPaths = options.skipPaths ?? [];
   const walk = walkSource(options.source, { excludes, skipPaths });
   const plan = planStreams(walk, { streams: streamsWanted });
+  if (signal?.aborted) throw abortedError(options.module);
   log.info("transfer planned", { bytes: walk.totalBytes, entries: walk.totalEntries, streams: plan.length, units: plan.map((p) => p.units.length) });
 
   const tunnel = options.tunnel ?? defaultTunnel();
@@ -141,6 +170,16 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
     });
 
   const runs: StreamRun[] = [];
+  const children: ChildProcess[] = [];
+  // On abort: SIGTERM to every group, SIGKILL to any still there a few seconds later.
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    for (const c of children) signalGroup(c, "SIGTERM");
+    killTimer = setTimeout(() => {
+      for (const c of children) signalGroup(c, "SIGKILL");
+    }, 3000);
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   let lastReport = 0;
   const samples: { t: number; bytes: number }[] = [];
   const report = (force: boolean) => {
@@ -165,9 +204,12 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
         report(false);
       });
       runs.push(run);
+      children.push(run.child);
     }
     if (options.stateFile) recordChildren(options.stateFile, runs.map((r) => r.child.pid).filter((p): p is number => p !== undefined));
-    const outcomes = (await Promise.all(runs.map((r) => r.done))).map((o) => interpretRsyncExit(o.code, o.signal, o.stderr));
+    const exits = await Promise.all(runs.map((r) => r.done));
+    if (signal?.aborted) throw abortedError(options.module);
+    const outcomes = exits.map((o) => interpretRsyncExit(o.code, o.signal, o.stderr));
     const failed = outcomes.find((o) => !o.ok && o.error?.code === "Receiver.DiskFull") ?? outcomes.find((o) => !o.ok);
     if (failed?.error) throw failed.error;
     let vanished = outcomes.some((o) => o.vanished);
@@ -175,8 +217,10 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
       const filterFile = join(work, "folders.rules");
       writeFileSync(filterFile, `${folderPassRules(plan, common).join("\0")}\0`, { mode: 0o600 });
       const pass = startRsync(argsFor(filterFile, true), env, usePdeathsig, () => {});
+      children.push(pass.child);
       if (options.stateFile) recordChildren(options.stateFile, pass.child.pid ? [pass.child.pid] : []);
       const o = await pass.done;
+      if (signal?.aborted) throw abortedError(options.module);
       const outcome = interpretRsyncExit(o.code, o.signal, o.stderr);
       if (!outcome.ok && outcome.error) throw outcome.error;
       vanished ||= outcome.vanished;
@@ -187,15 +231,9 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
     log.info("transfer finished", { bytes: result.bytesTotal, streams: result.streams, ms: result.durationMs });
     return result;
   } finally {
-    for (const r of runs) {
-      if (r.child.exitCode === null && r.child.signalCode === null && r.child.pid) {
-        try {
-          process.kill(-r.child.pid, "SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    signal?.removeEventListener("abort", onAbort);
+    clearTimeout(killTimer);
+    for (const c of children) signalGroup(c, "SIGTERM");
     if (options.stateFile) rmSync(options.stateFile, { force: true });
     rmSync(work, { recursive: true, force: true });
   }
