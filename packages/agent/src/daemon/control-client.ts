@@ -28,14 +28,18 @@ export class ControlPlaneClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `signal` cancels the request (the agent is stopping); it then rejects with Request.Aborted. */
+  async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token) headers["authorization"] = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await fetch(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+      const timeout = AbortSignal.timeout(this.timeoutMs);
+      const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+      res = await fetch(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (e) {
+      if (options.signal?.aborted) throw this.cancelled(path, e);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new HoistError("Server.Unreachable", `cannot reach hoist server at ${this.server}: ${cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e))}`, {
         fix: "Check --server, that hoist server runs, and that this host can reach its port.",
@@ -43,7 +47,13 @@ export class ControlPlaneClient {
         cause: e,
       });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      if (options.signal?.aborted) throw this.cancelled(path, e);
+      throw new HoistError("Server.Unreachable", `hoist server at ${this.server} broke off its answer`, { fix: "Check that hoist server runs and that the network between is stable.", retryable: true, cause: e });
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -55,5 +65,9 @@ export class ControlPlaneClient {
       throw new HoistError(err.code ?? `Http.${res.status}`, err.message ?? `hoist server answered ${res.status}`, { fix: err.fix, retryable: err.retryable ?? res.status >= 500, details: { status: res.status } });
     }
     return parsed as T;
+  }
+
+  private cancelled(path: string, cause: unknown): HoistError {
+    return new HoistError("Request.Aborted", `the request to ${this.server}${path} was cancelled because the agent is stopping`, { fix: "Nothing to do; start hoist agent again to resume.", cause });
   }
 }

@@ -1,14 +1,18 @@
 // `hoist agent`: imports this source into a control plane with an activation
 // code, then heartbeats until stopped (SIGTERM/SIGINT, or `hoist agent
-// --abort`). A restarted agent reuses its stored credential; network failures
-// are retried, while a revoked credential (source deleted) stops it.
+// --abort`), starting the tasks the heartbeat answers bring; the tasks run
+// beside the heartbeats and are stopped (their copies killed) before the
+// agent exits. A restarted agent reuses its stored credential; network
+// failures are retried, while a revoked credential (source deleted) stops it.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { collectInventory } from "@hoist/images";
-import { type HeartbeatResponse, HoistError, isHoistError, type RegisterAgentResponse, type SourceInventory } from "@hoist/protocol";
+import { type HeartbeatRequest, type HeartbeatResponse, HoistError, isHoistError, type RegisterAgentResponse, type SourceInventory } from "@hoist/protocol";
 import { type Logger, pidAlive } from "@hoist/runtime";
 import { ControlPlaneClient } from "./control-client";
 import { type AgentCredential, ensureStateDir, forgetCredential, loadCredential, saveCredential } from "./credential";
+import { sleep } from "./sleep";
+import { AgentTaskRunner, tasksIn } from "./tasks";
 
 export interface AgentDaemonOptions {
   server: string;
@@ -19,10 +23,15 @@ export interface AgentDaemonOptions {
   heartbeatSeconds?: number | undefined;
   name?: string | undefined;
   version: string;
-  logger: Logger;
+  /** `addSecret`, when present, keeps the receiver tokens of tasks out of the log. */
+  logger: Logger & { addSecret?: (secret: string) => void };
   /** Where the import line is printed. */
   out: NodeJS.WritableStream;
   signal: AbortSignal;
+  /** argv that runs `hoist tunnel` for copies (default: this executable). */
+  tunnel?: readonly string[] | undefined;
+  /** How often a running copy reports progress (default 2 s). */
+  progressIntervalMs?: number | undefined;
 }
 
 const pidPath = (stateDir: string): string => join(stateDir, "agent.pid");
@@ -45,17 +54,6 @@ async function inventoryFor(sourceRoot: string, log: Logger): Promise<{ inventor
     return { inventory: await collectInventory(sourceRoot, { copyOnly: true }), inventoryError: { code: e.code, message: e.message } };
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
   const { logger: log } = opts;
@@ -92,24 +90,34 @@ export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
       freshInventory = (await inventoryFor(opts.sourceRoot, log)).inventory;
     }
     const client = new ControlPlaneClient({ server, token: cred.agentToken });
+    const tasks = new AgentTaskRunner({ client, sourceRoot: opts.sourceRoot, stateDir: opts.stateDir, logger: log, tunnel: opts.tunnel, progressIntervalMs: opts.progressIntervalMs });
     let period = opts.heartbeatSeconds ?? cred.heartbeatSeconds;
     let failing = false;
-    while (!opts.signal.aborted) {
-      try {
-        const hb = await client.request<HeartbeatResponse>("POST", "/v1/agents/heartbeat", { agentVersion: opts.version, ...(freshInventory ? { inventory: freshInventory } : {}) });
-        freshInventory = undefined;
-        if (failing) log.info("heartbeats reach the server again", { sourceId: hb.sourceId });
-        failing = false;
-        if (opts.heartbeatSeconds === undefined) period = hb.heartbeatSeconds;
-      } catch (e) {
-        if (isHoistError(e) && e.code === "Agent.Unauthorized") {
-          forgetCredential(opts.stateDir);
-          throw new HoistError("Agent.Revoked", `the server no longer knows source ${cred.sourceId} (it was deleted)`, { fix: "Import this source again with a new activation code." });
+    try {
+      while (!opts.signal.aborted) {
+        // The period counts from each heartbeat's start, so a slow answer does not stretch it.
+        const next = Date.now() + period * 1000;
+        try {
+          const body: HeartbeatRequest = { agentVersion: opts.version, ...(freshInventory ? { inventory: freshInventory } : {}), runningTaskIds: tasks.runningTaskIds() };
+          const hb = await client.request<HeartbeatResponse>("POST", "/v1/agents/heartbeat", body, { signal: opts.signal });
+          freshInventory = undefined;
+          if (failing) log.info("heartbeats reach the server again", { sourceId: hb.sourceId });
+          failing = false;
+          if (opts.heartbeatSeconds === undefined) period = hb.heartbeatSeconds;
+          for (const task of tasksIn(hb, log)) tasks.start(task);
+        } catch (e) {
+          if (opts.signal.aborted) break;
+          if (isHoistError(e) && e.code === "Agent.Unauthorized") {
+            forgetCredential(opts.stateDir);
+            throw new HoistError("Agent.Revoked", `the server no longer knows source ${cred.sourceId} (it was deleted)`, { fix: "Import this source again with a new activation code." });
+          }
+          if (!failing) log.warn("heartbeat failed; retrying", { code: isHoistError(e) ? e.code : "Internal.Error", error: e instanceof Error ? e.message : String(e) });
+          failing = true;
         }
-        if (!failing) log.warn("heartbeat failed; retrying", { code: isHoistError(e) ? e.code : "Internal.Error", error: e instanceof Error ? e.message : String(e) });
-        failing = true;
+        await sleep(Math.max(0, next - Date.now()), opts.signal);
       }
-      await sleep(period * 1000, opts.signal);
+    } finally {
+      await tasks.stop();
     }
     log.info("hoist agent stopped", { sourceId: cred.sourceId });
   } finally {
