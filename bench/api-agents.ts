@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import type { SourceInventory } from "@hoist/protocol";
 import { startPostgres } from "../test/helpers/postgres";
 import { type Answer, keepAlive, SLOW_MS, send, type Summary, Tally } from "./lib/http-load";
-import { sleep, withCleanup } from "./lib/proc";
+import { type Cleanup, sleep, withCleanup } from "./lib/proc";
 import { saveResults } from "./lib/report";
 
 const repo = resolve(process.env["HOIST_REPO"] ?? ".");
@@ -174,10 +174,12 @@ interface Started {
   logFile: string;
 }
 
-async function startServer(cmd: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<Started> {
+async function startServer(cmd: string[], env: NodeJS.ProcessEnv, logFile: string, cleanup: Cleanup): Promise<Started> {
   const log = openSync(logFile, "a");
   const child = spawn(cmd[0] as string, cmd.slice(1), { cwd: repo, env, stdio: ["ignore", "pipe", log] });
   closeSync(log);
+  // Also on Ctrl-C, which skips the callers' own finally blocks.
+  cleanup.add(`stop ${cmd.slice(1, 3).join(" ")}`, () => stopServer(child));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const ready = await new Promise<{ url: string; pid: number }>((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} was not ready within 120 s; see ${logFile}`)), 120_000);
@@ -194,13 +196,13 @@ async function startServer(cmd: string[], env: NodeJS.ProcessEnv, logFile: strin
   return { child, url: new URL(ready.url), pid: ready.pid, logFile };
 }
 
-async function stopServer(s: Started): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => s.child.once("exit", () => r()));
-  s.child.kill("SIGTERM");
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
   const killed = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)]);
   if (killed) {
-    s.child.kill("SIGKILL");
+    child.kill("SIGKILL");
     await exited;
   }
 }
@@ -235,7 +237,14 @@ interface RunResult {
   availableAtEnd?: number;
 }
 
-async function runContender(c: Contender, o: Options, work: string, apiKey: string, replies: Record<string, Answer>): Promise<{ result: RunResult; replies: Record<string, Answer> }> {
+async function runContender(
+  c: Contender,
+  o: Options,
+  work: string,
+  apiKey: string,
+  replies: Record<string, Answer>,
+  cleanup: Cleanup,
+): Promise<{ result: RunResult; replies: Record<string, Answer> }> {
   const dir = mkdtempSync(join(work, `${c.kind}-`));
   const logFile = join(dir, "server.log");
   let server: Started;
@@ -247,16 +256,16 @@ async function runContender(c: Contender, o: Options, work: string, apiKey: stri
     const args = ["server", "--port", "0", "--listen", "127.0.0.1", "--data-dir", join(dir, "data"), "--heartbeat-seconds", String(o.heartbeatS), "--log-level", "warn"];
     // e.g. "--cpu-prof --cpu-prof-dir=/var/tmp/prof" to see where the server spends its time.
     const nodeArgs = (process.env["HOIST_BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
-    server = await startServer([process.execPath, ...nodeArgs, join(repo, "apps/hoist/dist/hoist.mjs"), ...args], env, logFile);
+    server = await startServer([process.execPath, ...nodeArgs, join(repo, "apps/hoist/dist/hoist.mjs"), ...args], env, logFile, cleanup);
   } else {
     const file = join(dir, "replies.json");
     writeFileSync(file, JSON.stringify(Object.fromEntries(Object.entries(replies).map(([k, v]) => [k, { status: v.status, body: v.body }]))));
-    server = await startServer([process.execPath, join(repo, "bench/baseline/bare-http.mjs"), file], process.env, logFile);
+    server = await startServer([process.execPath, join(repo, "bench/baseline/bare-http.mjs"), file], process.env, logFile, cleanup);
   }
   try {
     return await loadOne(c, o, server, apiKey);
   } finally {
-    await stopServer(server);
+    await stopServer(server.child);
   }
 }
 
@@ -474,13 +483,13 @@ async function main(): Promise<void> {
     const results: RunResult[] = [];
     let replies: Record<string, Answer> = {};
     for (const c of contenders) {
-      const run = await runContender(c, o, work, apiKey, replies);
+      const run = await runContender(c, o, work, apiKey, replies, cleanup);
       results.push(run.result);
       // The peer replays the first hoist contender's answers.
       if (Object.keys(replies).length === 0) replies = run.replies;
       await sleep(2000);
     }
-    const bare = await runContender({ label: "bare-http", kind: "bare" }, o, work, apiKey, replies);
+    const bare = await runContender({ label: "bare-http", kind: "bare" }, o, work, apiKey, replies, cleanup);
     results.push(bare.result);
     report(o, results);
     const file = saveResults(repo, "api-agents", { options: o, machine: machine(), results });
