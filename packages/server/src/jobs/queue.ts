@@ -40,6 +40,24 @@ function adapter(db: Database): PgBoss.Db {
   };
 }
 
+/** Fixed key of the lock that lets one replica at a time install pg-boss ("hoistq"). */
+const QUEUE_SETUP_LOCK_KEY = 0x686f69737471;
+
+/**
+ * Runs `fn` while this replica holds a lock no other replica on the same
+ * PostgreSQL can hold: pg-boss's own install and queue creation race when two
+ * replicas start at once (duplicate schema, deadlock on the queue's partition).
+ * The lock is a transaction-scoped advisory lock held open on one pooled
+ * connection while `fn` works on the others. PGlite serves one process only.
+ */
+async function oneReplicaAtATime<T>(db: Database, fn: () => Promise<T>): Promise<T> {
+  if (db.kind !== "postgres") return fn();
+  return db.transaction(async (tx) => {
+    await tx.query("select pg_advisory_xact_lock($1::bigint)", [QUEUE_SETUP_LOCK_KEY]);
+    return fn();
+  });
+}
+
 export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
   const { log } = opts;
   const boss = new PgBoss({
@@ -53,8 +71,10 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     monitorStateIntervalSeconds: 60,
   });
   boss.on("error", (e: Error) => log.warn("job queue error", { error: e.message }));
-  await boss.start();
-  await boss.createQueue(ADVANCE_QUEUE);
+  await oneReplicaAtATime(opts.db, async () => {
+    await boss.start();
+    if (!(await boss.getQueue(ADVANCE_QUEUE))) await boss.createQueue(ADVANCE_QUEUE);
+  });
   const workers = opts.workers ?? 4;
   for (let i = 0; i < workers; i++) {
     await boss.work<{ jobId: string }>(ADVANCE_QUEUE, { batchSize: 1, pollingIntervalSeconds: opts.pollSeconds ?? 1 }, async ([msg]) => {
