@@ -1,16 +1,12 @@
 // Activation codes: a secret that lets up to `uses` sources import themselves
 // until it expires. Redeeming takes one use atomically (a conditional UPDATE),
 // so concurrent imports never overspend a code, on one replica or many.
-import { ACTIVATION_CODE_LIMITS, type ActivationCode, HoistError } from "@hoist/protocol";
+import { type ActivationCode, HoistError, type NewActivationCode } from "@hoist/protocol";
 import type { Queryable } from "../db/database";
 import { iso } from "./rows";
 import { hashSecret, newId, newSecret } from "./secrets";
 
-export interface NewActivationCode {
-  uses: number;
-  validityDays: number;
-  description: string;
-}
+export { type NewActivationCode, validateNewCode } from "@hoist/protocol";
 
 interface CodeRow extends Record<string, unknown> {
   code_id: string;
@@ -28,27 +24,6 @@ function toCode(r: CodeRow): ActivationCode {
   return { codeId: r.code_id, description: r.description, uses: r.uses_total, usesLeft: r.uses_left, createdAt: iso(r.created_at), expiresAt: iso(r.expires_at), expired: r.expired };
 }
 
-/** Checks the ranges SMC's console allows; the API answers 400 with these codes. */
-export function validateNewCode(input: { uses?: unknown; validityDays?: unknown; description?: unknown }): NewActivationCode {
-  const L = ACTIVATION_CODE_LIMITS;
-  const uses = input.uses === undefined ? L.uses.default : input.uses;
-  if (typeof uses !== "number" || !Number.isInteger(uses) || uses < L.uses.min || uses > L.uses.max) {
-    throw new HoistError("ActivationCode.InvalidUses", `uses must be a whole number from ${L.uses.min} to ${L.uses.max} (got ${JSON.stringify(uses)})`, {
-      fix: `Pick how many sources may import with this code, ${L.uses.min}–${L.uses.max}; the default is ${L.uses.default}.`,
-    });
-  }
-  const validityDays = input.validityDays === undefined ? L.validityDays.default : input.validityDays;
-  if (typeof validityDays !== "number" || !Number.isInteger(validityDays) || validityDays < L.validityDays.min || validityDays > L.validityDays.max) {
-    throw new HoistError("ActivationCode.InvalidValidity", `validityDays must be a whole number from ${L.validityDays.min} to ${L.validityDays.max} (got ${JSON.stringify(validityDays)})`, {
-      fix: `Pick how many days the code stays valid, ${L.validityDays.min}–${L.validityDays.max}; the default is ${L.validityDays.default}.`,
-    });
-  }
-  const description = input.description === undefined ? "" : input.description;
-  if (typeof description !== "string" || description.length > L.descriptionMax) {
-    throw new HoistError("ActivationCode.InvalidDescription", `description must be text of at most ${L.descriptionMax} characters`, { fix: "Shorten the description." });
-  }
-  return { uses, validityDays, description };
-}
 
 export async function createActivationCode(db: Queryable, input: NewActivationCode): Promise<ActivationCode & { code: string }> {
   const code = newSecret("hac");
