@@ -4,7 +4,6 @@
 export * from "./errors";
 export * from "./plan";
 export * from "./receiver-api";
-export * from "./block";
 export * from "./image-manifest";
 export * from "./inventory";
 export * from "./user-config";
