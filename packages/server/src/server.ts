@@ -12,7 +12,7 @@ import type { Database } from "./db/database";
 import { migrate } from "./db/migrate";
 import { expireJobs } from "./jobs/store";
 import { agentTaskRoutes } from "./http/agent-task-routes";
-import { Orchestrator, tasksForAgent } from "./jobs/orchestrator";
+import { currentTransferSettings, Orchestrator, tasksForAgent } from "./jobs/orchestrator";
 import { type JobQueue, startJobQueue } from "./jobs/queue";
 import { finishRelease } from "./jobs/release";
 import type { JobWork } from "./jobs/work";
@@ -150,7 +150,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...agentTaskRoutes({
       db,
       onAgentAuthFailure,
-      settingsOf: async (jobId) => (orchestrator ? orchestrator.transferSettings(jobId) : null),
+      settingsOf: (jobId) => currentTransferSettings(db, jobId),
       wake: (jobId) => work.start(jobId),
     }),
   ];

@@ -83,7 +83,7 @@ export async function recordProgress(
 ): Promise<TaskProgressResponse> {
   if (task.state !== "pending" && task.state !== "running") return { action: "stop" };
   const rows = await db.query(
-    `update replication_jobs set bytes_done = $2, bytes_total = greatest($3, $2), speed_bps = $4, progress_at = now(), updated_at = now()
+    `update replication_jobs set bytes_done = $2::bigint, bytes_total = greatest($3::bigint, $2::bigint), speed_bps = $4::double precision, progress_at = now(), updated_at = now()
      where job_id = $1 and status = 'Running' and business_status = 'Syncing' and current_run = $5 returning job_id`,
     [task.job_id, Math.round(report.bytesDone), Math.round(report.bytesTotal), report.bytesPerSecond, task.run],
   );

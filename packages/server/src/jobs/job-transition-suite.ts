@@ -179,6 +179,23 @@ export function runJobTransitionTests(dbs: JobApiDbs): void {
       ]);
     });
 
+    it("a running copy's progress shows on the job, with speed and time remaining, and the agent hears the current settings", async () => {
+      const { sourceId, agentToken } = await h.newSource();
+      const { jobId } = await h.createJob({ SourceId: sourceId, RateLimit: 40 });
+      await h.db.query("update replication_jobs set business_status = 'Syncing', current_run = 1 where job_id = $1", [jobId]);
+      const task = await createTask(h.db, { jobId, sourceId, run: 1 }, { kind: "transfer", disks: [] });
+      await h.db.query("update agent_tasks set state = 'running' where task_id = $1", [task]);
+      const report = await fetch(`${h.a.server.url}/v1/agents/tasks/${task}/progress`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${agentToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ bytesDone: 3_000_000_000, bytesTotal: 5_000_000_000, bytesPerSecond: 1_000_000.5 }),
+      });
+      expect(report.status).toBe(200);
+      expect(await report.json()).toMatchObject({ action: "continue", settings: { bandwidthKBps: 4882 } });
+      const job = await h.b.call("GET", `/v1/jobs/${jobId}`);
+      expect(job.body["Transfer"]).toEqual({ BytesDone: 3_000_000_000, BytesTotal: 5_000_000_000, Speed: 1_000_000.5, TimeRemainingSeconds: 2000 });
+    });
+
     it("stopping while the image is made is refused and says why", async () => {
       const { jobId } = await jobIn(["Running", "Processing"]);
       const r = await h.a.call("POST", `/v1/jobs/${jobId}/stop`);

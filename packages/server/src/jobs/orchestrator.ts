@@ -18,7 +18,7 @@ import type { IntermediateInstance, Provider } from "@hoist/providers";
 import { type AgentTask, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
 import { createControlClient } from "@hoist/transport";
-import type { Database } from "../db/database";
+import type { Database, Queryable } from "../db/database";
 import { json } from "../store/rows";
 import { cancelJobTasks, createTask, latestTask, markDelivered, openTasksFor, taskPayload, taskResult } from "./agent-tasks";
 import type { JobQueue } from "./queue";
@@ -58,6 +58,13 @@ export const mbpsToKBps = (mbps: number): number => Math.floor((mbps * 1_000_000
 
 export function transferSettingsOf(s: ReplicationJobSettings): TransferSettings {
   return { bandwidthKBps: mbpsToKBps(s.RateLimit), compression: s.CompressLevel, checksum: s.Checksum, streams: s.ParallelStreams };
+}
+
+/** Current transfer settings of a job, for agents' progress reports (a modify while syncing reaches the agent this way). */
+export async function currentTransferSettings(db: Queryable, jobId: string): Promise<{ settings: TransferSettings; settingsVersion: number } | null> {
+  const rows = await db.query<JobRow>("select settings, settings_version from replication_jobs where job_id = $1", [jobId]);
+  const row = rows[0];
+  return row ? { settings: transferSettingsOf(json<ReplicationJobSettings>(row.settings)), settingsVersion: row.settings_version } : null;
 }
 
 /** The image a run makes: the name itself for a one-time job, name-rN for each run of a periodic one. */
@@ -118,13 +125,6 @@ export class Orchestrator implements JobWork {
   private async send(jobId: string, startAfter?: Date): Promise<void> {
     if (!this.queue) throw new HoistError("Server.NotReady", "the job queue is not running yet", { retryable: true });
     await this.queue.advance(jobId, startAfter);
-  }
-
-  /** Current transfer settings of a job, for agents' progress reports. */
-  async transferSettings(jobId: string): Promise<{ settings: TransferSettings; settingsVersion: number } | null> {
-    const rows = await this.db.query<JobRow>("select settings, settings_version from replication_jobs where job_id = $1", [jobId]);
-    const row = rows[0];
-    return row ? { settings: transferSettingsOf(json<ReplicationJobSettings>(row.settings)), settingsVersion: row.settings_version } : null;
   }
 
   /** Jobs whose lease ran out (a replica died), that were woken while nobody held them, or whose time has come. */
