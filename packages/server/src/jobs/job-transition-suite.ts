@@ -272,6 +272,22 @@ export function runJobTransitionTests(dbs: JobApiDbs): void {
         expect(await h.a.call("POST", `/v1/jobs/${periodic.jobId}/modify`, { Frequency: 12, MaxNumberOfImageToKeep: 3 })).toMatchObject({ status: 200, body: { Frequency: 12, MaxNumberOfImageToKeep: 3 } });
       });
 
+      it("a new Frequency on a waiting periodic job moves its next run: that many hours after the last run ended", async () => {
+        const { jobId } = await h.createJob({ RunOnce: false, Frequency: 24 });
+        const ended = new Date(Date.now() - 2 * 3600_000);
+        await h.db.query("update replication_jobs set status = 'Waiting', business_status = null, ended_at = $2, next_run_at = $3 where job_id = $1", [
+          jobId,
+          ended,
+          new Date(ended.getTime() + 24 * 3600_000),
+        ]);
+        const r = await h.a.call("POST", `/v1/jobs/${jobId}/modify`, { Frequency: 6 });
+        expect(r).toMatchObject({ status: 200, body: { Status: "Waiting", Frequency: 6 } });
+        expect(new Date(r.body["NextRunTime"] as string).getTime()).toBe(ended.getTime() + 6 * 3600_000);
+        // Changing something else leaves the schedule alone.
+        const again = await h.a.call("POST", `/v1/jobs/${jobId}/modify`, { Name: "renamed", Frequency: 6 });
+        expect(again.body["NextRunTime"]).toBe(r.body["NextRunTime"]);
+      });
+
       const invalid: [string, unknown, string][] = [
         ["an empty Name", { Name: "" }, "ReplicationJob.InvalidName"],
         ["a Description of 257 characters", { Description: "d".repeat(257) }, "ReplicationJob.InvalidDescription"],

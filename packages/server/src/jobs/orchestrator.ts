@@ -434,9 +434,10 @@ export class Orchestrator implements JobWork {
         }
       });
       // The intermediate instance stays: the next run copies only what changed.
+      // EndTime is when this run ended; a new Frequency counts from it.
       const next = new Date(Date.now() + (s.Frequency ?? 1) * this.hourSeconds * 1000);
       const rows = await this.db.query(
-        `update replication_jobs set status = 'Waiting', business_status = null, current_run = 0, speed_bps = 0, next_run_at = $2, updated_at = now()
+        `update replication_jobs set status = 'Waiting', business_status = null, current_run = 0, speed_bps = 0, next_run_at = $2, ended_at = now(), updated_at = now()
          where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
         [job.job_id, next],
       );

@@ -132,11 +132,18 @@ export async function modifyJob(db: Database, jobId: string, changes: JobChanges
     const next: Record<string, unknown> = { ...settings };
     for (const k of named) if (k !== "Name" && k !== "Description") next[k] = changes[k];
     const transferChanged = TRANSFER_FIELDS.some((k) => changes[k] !== undefined && changes[k] !== settings[k]);
+    // A waiting periodic job's next run moves with its Frequency: it comes that
+    // many hours after the last run ended (the wait so far scaled new/old).
+    const oldFrequency = Number(settings["Frequency"]);
+    const rescale = row.status === "Waiting" && changes.Frequency !== undefined && changes.Frequency !== oldFrequency && oldFrequency > 0 ? changes.Frequency / oldFrequency : 1;
     await tx.query(
       `update replication_jobs set name = $2, description = $3, settings = $4::jsonb,
-         settings_version = settings_version + $5, updated_at = now()
+         settings_version = settings_version + $5,
+         next_run_at = case when $6::float8 <> 1 and next_run_at is not null and ended_at is not null
+                            then ended_at + (next_run_at - ended_at) * $6::float8 else next_run_at end,
+         updated_at = now()
        where job_id = $1`,
-      [jobId, changes.Name ?? row.name, changes.Description ?? row.description, JSON.stringify(next), transferChanged ? 1 : 0],
+      [jobId, changes.Name ?? row.name, changes.Description ?? row.description, JSON.stringify(next), transferChanged ? 1 : 0, rescale],
     );
   });
   return mustGetJob(db, jobId);
