@@ -246,6 +246,19 @@ export function runJobTransitionTests(dbs: JobApiDbs): void {
       expect(await sourceState(h, sourceId)).toBe("Available");
     });
 
+    it("a cancelled job whose source went offline leaves the source Unavailable, not Available", async () => {
+      const { jobId, sourceId } = await h.createJob();
+      h.a.work.holdReleases = true;
+      try {
+        expect((await h.a.call("POST", `/v1/jobs/${jobId}/cancel`)).status).toBe(200);
+      } finally {
+        h.a.work.holdReleases = false;
+      }
+      await h.db.query("update sources set error_code = 'SourceServer.Offline' where source_id = $1", [sourceId]);
+      await finishRelease(h.db, jobId);
+      expect(await sourceState(h, sourceId)).toBe("Unavailable");
+    });
+
     describe("modify", () => {
       const version = async (jobId: string) => (await h.db.query<{ v: number }>("select settings_version as v from replication_jobs where job_id = $1", [jobId]))[0]?.v;
 

@@ -22,6 +22,7 @@ import type { Database, Queryable } from "../db/database";
 import { json } from "../store/rows";
 import { cancelJobTasks, createTask, latestTask, markDelivered, openTasksFor, taskPayload, taskResult } from "./agent-tasks";
 import type { JobQueue } from "./queue";
+import { freeSourceIfIdle } from "./store";
 import type { JobWork } from "./work";
 
 interface JobRow extends Record<string, unknown> {
@@ -453,7 +454,7 @@ export class Orchestrator implements JobWork {
          where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
         [job.job_id],
       );
-      if (rows.length > 0) await tx.query("update sources set state = 'Available' where source_id = $1 and state = 'InUse'", [job.source_id]);
+      if (rows.length > 0) await freeSourceIfIdle(tx, job.source_id);
     });
     this.log.info("job finished", { jobId: job.job_id });
     return false;

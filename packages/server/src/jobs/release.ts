@@ -1,7 +1,8 @@
 // The last part of deleting a job, after its intermediate instance is gone:
 // the row and its tasks go, and its source is free again unless another
-// unfinished job holds it.
+// unfinished job holds it (Unavailable rather than Available when its agent is offline).
 import type { Database } from "../db/database";
+import { freeSourceIfIdle } from "./store";
 
 export async function finishRelease(db: Database, jobId: string): Promise<void> {
   await db.transaction(async (tx) => {
@@ -9,10 +10,6 @@ export async function finishRelease(db: Database, jobId: string): Promise<void> 
     const sourceId = rows[0]?.source_id;
     if (!sourceId) return;
     await tx.query("delete from agent_tasks where job_id = $1", [jobId]);
-    await tx.query(
-      `update sources set state = 'Available' where source_id = $1 and state = 'InUse'
-         and not exists (select 1 from replication_jobs where source_id = $1 and status in ('Ready', 'Running', 'Stopped', 'InError', 'Waiting'))`,
-      [sourceId],
-    );
+    await freeSourceIfIdle(tx, sourceId);
   });
 }
