@@ -44,8 +44,8 @@ describe("planStreams", () => {
   makeTree(src);
   const excludes = ["/dev/*"];
 
-  it("splits into several streams, keeps hard links together and leaves unsafe names to stream 0", () => {
-    const walk = walkSource(src, { excludes });
+  it("splits into several streams, keeps hard links together and leaves unsafe names to stream 0", async () => {
+    const walk = await walkSource(src, { excludes });
     const plan = planStreams(walk, { streams: 4 });
     expect(plan.length).toBeGreaterThan(1);
     const owner = new Map<string, number>();
@@ -61,20 +61,20 @@ describe("planStreams", () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
-  it("one stream has no units and needs no rules beyond the excludes", () => {
-    const plan = planStreams(walkSource(src, { excludes }), { streams: 1 });
+  it("one stream has no units and needs no rules beyond the excludes", async () => {
+    const plan = planStreams(await walkSource(src, { excludes }), { streams: 1 });
     expect(plan).toHaveLength(1);
     expect(streamFilterRules(plan, 0, excludeRules(excludes))).toEqual(["- /dev/*"]);
   });
 
-  it("the streams' rules together copy the whole tree exactly once, hard links included", () => {
+  it("the streams' rules together copy the whole tree exactly once, hard links included", async () => {
     const dst = join(base, "dst");
     mkdirSync(dst);
     writeFileSync(join(dst, "stale-file"), "must be deleted");
     // Old folder times on the source, so a folder the streams touched shows it.
     for (const d of listAll(src).filter((p) => lstatSync(join(src, p)).isDirectory())) utimesSync(join(src, d), 1_000_000, 1_000_000);
     utimesSync(src, 1_000_000, 1_000_000);
-    const plan = planStreams(walkSource(src, { excludes }), { streams: 4 });
+    const plan = planStreams(await walkSource(src, { excludes }), { streams: 4 });
     const common = excludeRules(excludes);
     for (const p of plan) {
       const rules = join(base, `rules-${p.index}`);

@@ -142,7 +142,7 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const streamsWanted = Math.max(1, Math.min(16, Math.floor(options.streams ?? 4)));
   const excludes = options.excludes ?? [];
   const skipPaths = options.skipPaths ?? [];
-  const walk = walkSource(options.source, { excludes, skipPaths });
+  const walk = await walkSource(options.source, { excludes, skipPaths });
   const plan = planStreams(walk, { streams: streamsWanted });
   if (signal?.aborted) throw abortedError(options.module);
   log.info("transfer planned", { bytes: walk.totalBytes, entries: walk.totalEntries, streams: plan.length, units: plan.map((p) => p.units.length) });

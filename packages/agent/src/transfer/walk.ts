@@ -83,13 +83,17 @@ function compilePruner(excludes: readonly string[], skipPaths: readonly string[]
   };
 }
 
-export function walkSource(source: string, options: WalkOptions = {}): SourceWalk {
+/** Entries looked at between two yields to the event loop, so heartbeats and progress go on during a long walk. */
+const ENTRIES_PER_SLICE = 2000;
+
+export async function walkSource(source: string, options: WalkOptions = {}): Promise<SourceWalk> {
   const bigFileBytes = options.bigFileBytes ?? 8 * 2 ** 20;
   const pruner = compilePruner(options.excludes ?? [], options.skipPaths ?? []);
   const inodes = new Map<string, HardLink[]>();
   const rootBuf = Buffer.from(source.replace(/\/+$/, "") || "/");
 
-  const walkDir = (abs: Buffer, path: string | null, name: string): WalkDir => {
+  let sinceYield = 0;
+  const walkDir = async (abs: Buffer, path: string | null, name: string): Promise<WalkDir> => {
     const dir: WalkDir = { path, bytes: 0, entries: 0, dirs: [], bigFiles: [] };
     if (path !== null && path !== "" && pruner.contents(path, name)) return dir;
     let names: Buffer[];
@@ -103,6 +107,10 @@ export function walkSource(source: string, options: WalkOptions = {}): SourceWal
       const childName = safeName(raw);
       const childPath = path === null || childName === null ? null : path === "" ? childName : `${path}/${childName}`;
       if (childPath !== null && pruner.whole(childPath)) continue;
+      if (++sinceYield >= ENTRIES_PER_SLICE) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       let st: ReturnType<typeof lstatSync>;
       try {
         st = lstatSync(childAbs);
@@ -112,7 +120,7 @@ export function walkSource(source: string, options: WalkOptions = {}): SourceWal
       if (!st) continue;
       dir.entries += 1;
       if (st.isDirectory()) {
-        const sub = walkDir(childAbs, childPath, childName ?? "");
+        const sub = await walkDir(childAbs, childPath, childName ?? "");
         dir.dirs.push(sub);
         dir.bytes += sub.bytes;
         dir.entries += sub.entries;
@@ -132,6 +140,6 @@ export function walkSource(source: string, options: WalkOptions = {}): SourceWal
     return dir;
   };
 
-  const root = walkDir(rootBuf, "", "");
+  const root = await walkDir(rootBuf, "", "");
   return { root, totalBytes: root.bytes, totalEntries: root.entries, hardLinks: [...inodes.values()].filter((l) => l.length > 1) };
 }
