@@ -2,7 +2,7 @@
 // one interface and passes the shared conformance suite; the one-shot
 // migration and the control plane only ever talk to a provider through it.
 import type { SourceInventory, TargetPlan } from "@hoist/protocol";
-import type { ImageVerification } from "@hoist/protocol";
+import type { ConversionReport, ImageFinding, ImageVerification } from "@hoist/protocol";
 
 /** How the agent reaches an intermediate instance's receiver. */
 export interface IntermediateInstance {
@@ -42,6 +42,15 @@ export interface ImageInfo {
   verification: ImageVerification;
 }
 
+/** What is known about one image beyond its summary, for people looking at it. */
+export interface ImageDetail extends ImageInfo {
+  /** Every change made to boot the copy on the new hypervisor, with its diff. */
+  conversion: ConversionReport | null;
+  /** The end of the boot check's serial console (at most 64 KiB), when it ran. */
+  consoleLog: string | null;
+  source: { os: string; kernel: string | null; usedBytes: number; systemDiskBytes: number } | null;
+}
+
 export interface Provider {
   readonly name: string;
   /** Starts a new intermediate instance for one migration. */
@@ -58,4 +67,8 @@ export interface Provider {
   verifyImage(name: string, region: string, options?: { timeoutSeconds?: number }): Promise<ImageVerification>;
   listImages(region?: string): Promise<ImageInfo[]>;
   deleteImage(name: string, region: string): Promise<void>;
+  /** The image's conversion report and boot log; null when there is no such image. Optional: not every cloud keeps them. */
+  describeImage?(name: string, region: string): Promise<ImageDetail | null>;
+  /** Reads the image's disks without booting them (fstab, bootloader, initramfs, network) and reports what would stop it booting. */
+  checkImage?(name: string, region: string): Promise<ImageFinding[]>;
 }

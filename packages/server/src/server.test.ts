@@ -231,14 +231,19 @@ describe("routing and the OpenAPI document", () => {
         "POST /v1/jobs/{jobId}/modify",
         "GET /v1/images",
         "GET /v1/sources/{sourceId}/jobs",
+        "GET /v1/images/{imageName}",
+        "DELETE /v1/images/{imageName}",
+        "POST /v1/images/{imageName}/check",
+        "GET /v1/events",
       ].sort(),
     );
     for (const op of ops) {
       const [method, path] = op.split(" ") as [string, string];
-      const r = await fetch(`${server.url}${path.replace("{sourceId}", "s-none").replace("{jobId}", "j-none").replace("{taskId}", "t-none")}`, { method, headers: { authorization: `Bearer ${key}` } });
+      const r = await fetch(`${server.url}${path.replace("{sourceId}", "s-none").replace("{jobId}", "j-none").replace("{taskId}", "t-none").replace("{imageName}", "i-none")}`, { method, headers: { authorization: `Bearer ${key}` } });
       const body = r.headers.get("content-type")?.includes("json") ? ((await r.json()) as { code?: string }) : {};
       expect([op, body.code]).not.toEqual([op, "Api.NotFound"]);
       expect(r.status, op).not.toBe(405);
+      if (!r.bodyUsed) await r.body?.cancel();
     }
   });
 });

@@ -22,6 +22,10 @@ import { statusOf, toApiError } from "./http/errors";
 import { openApiDocument } from "./http/openapi";
 import { matchRoute, type Reply, type RequestContext } from "./http/router";
 import { buildRoutes } from "./http/routes";
+import { consoleFiles } from "./http/console-files";
+import { EventHub, type EventHubOptions } from "./http/event-hub";
+import { eventRoutes } from "./http/event-routes";
+import { imageRoutes } from "./http/image-routes";
 import { FailureThrottle, type ThrottleOptions } from "./http/throttle";
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -54,6 +58,10 @@ export interface ServerOptions {
   leaseSeconds?: number | undefined;
   /** The region images go to when a job names none (default "local"). */
   regionId?: string | undefined;
+  /** The web console's built files, served outside /v1 (without it, / says the console is missing). */
+  consoleDir?: string | undefined;
+  /** Limits of the console's event stream (GET /v1/events). */
+  events?: EventHubOptions | undefined;
 }
 
 /** Without a provider, the API still answers but jobs cannot run. */
@@ -135,6 +143,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     orchestrator = o;
   }
   const work: JobWork = opts.work ?? orchestrator ?? noProvider;
+  const hub = new EventHub(db, logger, opts.events);
+  const files = consoleFiles(opts.consoleDir);
   const onAgentAuthFailure = (ctx: RequestContext) => throttle.fail(ctx.remote);
   const routes = [
     ...buildRoutes({
@@ -153,6 +163,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       settingsOf: (jobId) => currentTransferSettings(db, jobId),
       wake: (jobId) => work.start(jobId),
     }),
+    ...imageRoutes({ db, provider }),
+    ...eventRoutes(hub),
   ];
   const openapi = JSON.stringify(openApiDocument(routes, opts.version));
   const scheme = opts.tls ? "https" : "http";
@@ -175,6 +187,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       const baseUrl = opts.publicUrl?.replace(/\/+$/, "") ?? `${scheme}://${req.headers.host ?? `localhost:${port}`}`;
+      if (files.serve(req.method ?? "GET", url.pathname, res)) return;
       if (req.method === "GET" && url.pathname === "/v1/openapi.json") {
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(openapi) });
         res.end(openapi);
@@ -200,6 +213,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ctx.body = req.method === "GET" || req.method === "DELETE" ? undefined : await readBody(req);
       if (match.route.body && ctx.body === undefined) ctx.body = {};
       reply = await match.route.handle(ctx);
+      if (reply.stream) {
+        reply.stream(res);
+        logger.debug("stream opened", { method: req.method, path: url.pathname });
+        return;
+      }
     } catch (e) {
       const err = toApiError(e);
       const status = statusOf(err);
@@ -285,6 +303,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       clearInterval(sweep);
       clearInterval(jobSweep);
       orchestrator?.close();
+      hub.close();
       await queue?.stop().catch((e: unknown) => logger.warn("job queue did not stop cleanly", { error: String(e) }));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,4 +1,6 @@
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { createLocalProvider } from "@hoist/providers";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
@@ -12,6 +14,12 @@ function wholeNumber(min: number, max: number) {
     if (!/^\d+$/.test(value) || n < min || n > max) throw new HoistError("Config.InvalidNumber", `"${value}" must be a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** The web console's files, built beside the bundle (apps/hoist/dist/console). */
+function consoleDir(): string | undefined {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "console");
+  return existsSync(join(dir, "index.html")) ? dir : undefined;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -47,6 +55,8 @@ leaves a lease that runs out after 30 s, and another replica (or the restarted o
 Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one process per folder; with
 DATABASE_URL=postgres://user:pass@host/db a PostgreSQL server instead, which several replicas
 can share. Migrations run at start under an advisory lock.
+
+Web console: open the server's URL in a browser and paste the API key; the API stays under /v1.
 
 API key: every API call needs Authorization: Bearer <key>. On first start the server creates an
 admin key and prints it once ("Admin API key (shown once): …"); or set HOIST_API_KEY to choose it.
@@ -92,6 +102,7 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
           provider: opts.jobs ? createLocalProvider({ logger, ...(opts.imageStore ? { imageStore: opts.imageStore } : {}) }) : undefined,
           verifyTimeoutSeconds: opts.verifyTimeout,
           hourSeconds: opts.hourSeconds,
+          consoleDir: consoleDir(),
         }).catch(async (e: unknown) => {
           await db.close().catch(() => {});
           throw e;

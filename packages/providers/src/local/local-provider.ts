@@ -2,13 +2,13 @@
 // instance is a `hoist receiver` process on this host with its own state
 // folder; target disks are sparse raw files; an image is qcow2 files plus a
 // manifest in the image store; an instance is a QEMU VM.
-import { existsSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { type ConversionReport, HoistError, type ImageManifest } from "@hoist/protocol";
-import { createImage, defaultImageStore, listImages, readManifest, removeImage, verifyImage } from "@hoist/images";
+import { checkImage, createImage, defaultImageStore, imagePath, listImages, readManifest, removeImage, verifyImage } from "@hoist/images";
 import { type Logger, silentLogger } from "@hoist/runtime";
 import { createControlClient } from "@hoist/transport";
-import type { CreateImageRequest, ImageInfo, IntermediateInstance, Provider } from "../provider";
+import type { CreateImageRequest, ImageDetail, ImageInfo, IntermediateInstance, Provider } from "../provider";
 import { newInstanceId, startReceiver, stopReceiver } from "./receiver-process";
 
 export interface LocalProviderOptions {
@@ -31,6 +31,21 @@ function info(m: ImageManifest): ImageInfo {
     disks: m.disks.map((d) => ({ key: d.key, virtualSizeBytes: d.virtualSizeBytes, format: d.format })),
     verification: m.verification,
   };
+}
+
+/** The last `max` bytes of a text file, or null when it is not there. */
+function tail(path: string, max: number): string | null {
+  if (!existsSync(path)) return null;
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, max);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    return buf.toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function createLocalProvider(options: LocalProviderOptions = {}): Provider & { readonly imageStore: string; instanceDir(id: string): string } {
@@ -107,6 +122,18 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
 
     async deleteImage(name) {
       removeImage(imageStore, name);
+    },
+
+    async describeImage(name, region): Promise<ImageDetail | null> {
+      const m = listImages(imageStore).find((x) => x.name === name && x.region === region);
+      if (!m) return null;
+      // The manifest names the log beside it; only the file name is taken, so it cannot point elsewhere.
+      const log = imagePath(imageStore, name, basename(m.verification.consoleLog ?? "verify-console.log"));
+      return { ...info(m), conversion: m.conversion, consoleLog: tail(log, 64 * 1024), source: m.source };
+    },
+
+    async checkImage(name) {
+      return checkImage(imageStore, name);
     },
   };
 }

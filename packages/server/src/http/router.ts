@@ -1,7 +1,7 @@
 // A small route table instead of a web framework: the API is a handful of
 // JSON endpoints, and the same table drives dispatch and the OpenAPI document,
 // so the document cannot drift from what the server answers.
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { z } from "zod";
 
 export type Auth = "apiKey" | "agent" | "none";
@@ -24,6 +24,8 @@ export interface Reply {
   body?: unknown;
   contentType?: string;
   raw?: Buffer;
+  /** Takes over the response (an event stream); status and body are then unused. */
+  stream?: (res: ServerResponse) => void;
 }
 
 export interface QueryParam {
