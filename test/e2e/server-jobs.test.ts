@@ -133,9 +133,11 @@ describe("replication jobs on hoist server (embedded database)", () => {
 
     // Kill the server while the agent copies: the copy goes on, and the restarted server takes the job up again.
     await watch(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 20 * 2 ** 20, seen, 10 * 60_000);
+    // The agent knows the server by its address, so the new server listens where the old one did.
+    const port = new URL(server?.url as string).port;
     await stop(server, "SIGKILL");
     await new Promise((r) => setTimeout(r, 3000));
-    server = await startHoistServer(serverArgs(), { ...providerEnv, HOIST_API_KEY: apiKey });
+    server = await startHoistServer([...serverArgs(), "--port", port], { ...providerEnv, HOIST_API_KEY: apiKey });
     const during = await getJob(id);
     expect(during.Status).toBe("Running");
 
