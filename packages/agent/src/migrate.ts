@@ -128,12 +128,17 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   if (data.intermediateInstance) {
     instance = await provider.findIntermediateInstance(data.intermediateInstance.instanceId);
     if (!instance) {
-      throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${data.intermediateInstance.instanceId} recorded in client_data no longer exists`, {
-        fix: "It was released or deleted. Run hoist migrate --cleardata to start the migration again with a new one.",
-      });
+      // Seed 000 (v1.5.0): an intermediate instance released by mistake is replaced, not a dead end.
+      // Its disks went with it, so the new one gets a new job and the copy starts over.
+      const gone = data.intermediateInstance.instanceId;
+      log.warn("the intermediate instance recorded in client_data no longer exists; starting a new one", { instanceId: gone });
+      say(`Intermediate instance ${gone} no longer exists (released?). Starting a new one and copying again.`);
+      data = { ...data, intermediateInstance: null, jobId: null, stage: "PrepareForRsync", disks: data.disks.map((d) => ({ ...d, state: "pending" as const, bytesDone: 0 })) };
+      save();
     }
-  } else {
-    instance = await provider.createIntermediateInstance({ region, label: settings.image_name });
+  }
+  if (!instance) {
+    instance = await provider.createIntermediateInstance({ region, label: settings.image_name, plan, inventory });
     data = { ...data, intermediateInstance: { provider: provider.name, instanceId: instance.instanceId, host: instance.host, controlPort: instance.controlPort, dataPort: instance.dataPort, fingerprint: instance.fingerprint } };
     save();
     say(`Intermediate instance ${instance.instanceId} is running.`);
@@ -143,7 +148,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   secrets.push(instance.adminToken);
 
   const endpoint = { host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint };
-  let token = loadClientToken(workdir);
+  let token = data.jobId ? loadClientToken(workdir) : null;
   if (!data.jobId || !token) {
     const admin = createControlClient({ ...endpoint, token: instance.adminToken });
     const created = await admin.json<{ jobId: string; token: string }>("POST", "/v1/jobs", { plan, label: settings.image_name });
@@ -209,7 +214,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   data = { ...data, imageId: settings.image_name };
   save();
   say(`Creating image ${settings.image_name}.`);
-  await provider.createImage({ name: settings.image_name, region, disks: detached.disks, plan, inventory, conversion: converted.report });
+  await provider.createImage({ name: settings.image_name, instanceId: instance.instanceId, region, disks: detached.disks, plan, inventory, conversion: converted.report });
 
   let bootSeconds: number | undefined;
   const verify = options.verify ?? true;

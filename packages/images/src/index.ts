@@ -12,5 +12,5 @@ export { collectInventory, type InventoryOptions, parseOsRelease, usedBytesOf } 
 export { diskMountPath, diskRawPath } from "./job-paths";
 export { createImage, defaultImageStore, exportImage, type ImageFields, imagePath, listImages, readManifest, removeImage, validateImageName, writeManifest } from "./image-store";
 export { type DataDiskSetting, lvmFallbackReason, makePlan, type PlanSettings } from "./plan";
-export { kvmUsable, readConsole, type VerifyOptions, type VerifyResult, verifyImage } from "./verify";
+export { kvmUsable, missingMounts, readConsole, type VerifyOptions, type VerifyResult, verifyImage } from "./verify";
 export { checkImage } from "./image-check";

@@ -26,6 +26,8 @@ export interface TargetDiskFile {
 
 export interface CreateImageRequest {
   name: string;
+  /** The intermediate instance holding the disks (a cloud provider writes them onto its cloud disks from there). */
+  instanceId?: string;
   region: string;
   disks: TargetDiskFile[];
   /** Facts recorded with the image: its layout, the source inventory and the conversion report. */
@@ -51,10 +53,18 @@ export interface ImageDetail extends ImageInfo {
   source: { os: string; kernel: string | null; usedBytes: number; systemDiskBytes: number } | null;
 }
 
+export interface IntermediateInstanceRequest {
+  region: string;
+  label: string;
+  /** The target layout and the source's facts, when known: a cloud provider sizes disks and checks its limits (ENS, an existing instance) with them before creating anything. */
+  plan?: TargetPlan;
+  inventory?: SourceInventory;
+}
+
 export interface Provider {
   readonly name: string;
   /** Starts a new intermediate instance for one migration. */
-  createIntermediateInstance(request: { region: string; label: string }): Promise<IntermediateInstance>;
+  createIntermediateInstance(request: IntermediateInstanceRequest): Promise<IntermediateInstance>;
   /**
    * Finds an instance created earlier (after a crash or a rerun); restarts its receiver when the
    * instance is there but the receiver is not. Null when the instance no longer exists (released).

@@ -8,6 +8,7 @@ import { ConvertRequestSchema, CreateJobRequestSchema, HoistError, isHoistError 
 import { bearerToken, sleep, tokenMatches, sha256Hex } from "./auth";
 import type { ReceiverContext } from "./context";
 import { publicJob, type StoredJob } from "./job-store";
+import { writeDiskToDevice } from "./write-disk";
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -17,6 +18,7 @@ const STATUS: Record<string, number> = {
   "Receiver.BadRequest": 400,
   "Receiver.NotPrepared": 409,
   "Receiver.DiskFull": 507,
+  "Receiver.DeviceTooSmall": 409,
 };
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -108,6 +110,16 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
     const { job, token: jobToken } = await ctx.store.create(body.data.plan, body.data.label);
     ctx.log.info("job created", { jobId: job.jobId, disks: job.plan.disks.map((d) => d.key) });
     send(res, 201, { jobId: job.jobId, token: jobToken });
+    return;
+  }
+
+  if (method === "POST" && path === "/v1/disks/write") {
+    // A cloud provider copies a finished target disk onto an attached cloud disk before snapshotting it.
+    if (!isAdmin) await refuse();
+    const body = (await readJson(req)) as { source?: unknown; device?: unknown };
+    if (typeof body.source !== "string" || typeof body.device !== "string") throw badRequest("write needs a body {source, device}");
+    const written = await writeDiskToDevice(ctx.state.jobsDir, body.source, body.device, ctx.log);
+    send(res, 200, written);
     return;
   }
 

@@ -15,7 +15,7 @@ import {
 } from "@hoist/agent";
 import { HoistError, isHoistError, toHoistError } from "@hoist/protocol";
 import { pidAlive } from "@hoist/runtime";
-import { createLocalProvider } from "@hoist/providers";
+import { type AlibabaTarget, createAlibabaProvider, createLocalProvider, type Provider, resolveCredentials } from "@hoist/providers";
 import type { Command } from "commander";
 
 interface HoistMigrateFlags extends MigrateFlags {
@@ -23,6 +23,59 @@ interface HoistMigrateFlags extends MigrateFlags {
   copyOnly?: boolean;
   imageStore?: string;
   verifyTimeout?: string;
+  endpointOverride?: string;
+  instanceType?: string;
+  target?: string;
+  destinationInstance?: string;
+  testOnly?: boolean;
+  ensRegion?: string;
+  transitBucket?: string;
+  intermediateImage?: string;
+  receiverBundleUrl?: string;
+  receiverPorts?: string;
+}
+
+/** The Alibaba Cloud provider for a cloud region_id, from the settings and the Alibaba flags. */
+function alibabaProvider(prepared: ReturnType<typeof prepareMigration>, flags: HoistMigrateFlags, logger: import("@hoist/runtime").Logger): Provider {
+  const { config } = prepared;
+  const kind = flags.target ?? "image";
+  let target: AlibabaTarget;
+  if (kind === "image") target = { kind: "image" };
+  else if (kind === "instance") {
+    if (!flags.destinationInstance || !/^i-[0-9a-z]{4,40}$/.test(flags.destinationInstance)) {
+      throw new HoistError("Config.InvalidDestinationInstance", "--target instance needs --destination-instance i-… (the existing ECS instance to migrate onto)");
+    }
+    target = { kind: "instance", instanceId: flags.destinationInstance, ...(flags.testOnly ? { testOnly: true } : {}) };
+  } else if (kind === "ens") {
+    if (!flags.ensRegion || !flags.transitBucket) throw new HoistError("Config.InvalidEnsTarget", "--target ens needs --ens-region (cn-beijing or ap-southeast-1) and --transit-bucket (an OSS bucket in region_id)");
+    target = { kind: "ens", ensRegionId: flags.ensRegion, transitBucket: flags.transitBucket };
+  } else throw new HoistError("Config.InvalidTarget", `--target ${kind} is not image, instance or ens`);
+  let receiverPorts: { control: number; data: number } | undefined;
+  if (flags.receiverPorts !== undefined) {
+    const m = /^(\d{1,5}),(\d{1,5})$/.exec(flags.receiverPorts);
+    const [c, d] = [Number(m?.[1]), Number(m?.[2])];
+    if (!m || c < 1 || c > 65535 || d < 1 || d > 65535 || c === d) throw new HoistError("Config.InvalidReceiverPorts", `--receiver-ports ${flags.receiverPorts} is not CONTROL,DATA (two different ports 1–65535)`);
+    receiverPorts = { control: c, data: d };
+  }
+  const s = config.settings;
+  const net = config.network;
+  return createAlibabaProvider({
+    credentials: resolveCredentials({ accessKeyId: s.access_id, accessKeySecret: s.secret_key }),
+    regionId: s.region_id,
+    target,
+    netMode: net.mode === 1 ? "vpc" : "public",
+    ...(net.vpcId ? { vpcId: net.vpcId } : {}),
+    ...(net.vswitchId ? { vSwitchId: net.vswitchId } : {}),
+    ...(net.zoneId ? { zoneId: net.zoneId } : {}),
+    ...(net.securityGroupId ? { securityGroupId: net.securityGroupId } : {}),
+    ...(flags.endpointOverride ? { endpointOverride: flags.endpointOverride } : {}),
+    ...(flags.instanceType ? { instanceType: flags.instanceType } : {}),
+    ...(flags.intermediateImage ? { intermediateImageId: flags.intermediateImage } : {}),
+    ...(flags.receiverBundleUrl ? { receiverBundleUrl: flags.receiverBundleUrl } : {}),
+    ...(receiverPorts ? { receiverPorts } : {}),
+    ...(process.env["HOIST_ALIBABA_POLL_MS"] ? { pollIntervalMs: Number(process.env["HOIST_ALIBABA_POLL_MS"]) } : {}),
+    logger,
+  });
 }
 
 const PID_FILE = ".hoist_agent.pid";
@@ -74,6 +127,16 @@ export function registerMigrateCommand(program: Command): void {
     .option("--copy-only", "stop after copying; the target disks stay on the intermediate instance for a later re-sync or image")
     .option("--image-store <dir>", "image store folder of the local region (default $HOIST_IMAGE_STORE or /var/lib/hoist/images)")
     .option("--verify-timeout <seconds>", "how long the boot check may take (default 900)")
+    .option("--target <kind>", "for an Alibaba Cloud region_id: image (an ECS custom image, the default), instance (onto --destination-instance) or ens (an ENS image through --transit-bucket)")
+    .option("--destination-instance <id>", "--target instance: the existing ECS instance to migrate onto (its disks are snapshotted first and rolled back if the boot test fails)")
+    .option("--test-only", "--target instance: boot-test the migrated destination, then roll its disks back to the snapshots")
+    .option("--ens-region <id>", "--target ens: where the ENS image goes (cn-beijing or ap-southeast-1)")
+    .option("--transit-bucket <name>", "--target ens: OSS bucket in region_id that carries the exported image (its object is deleted afterwards)")
+    .option("--instance-type <type>", "ECS instance type of the intermediate instance (default: the first in stock of an ordered list)")
+    .option("--intermediate-image <id>", "ECS image the intermediate instance runs (default: the newest public Debian 12 image)")
+    .option("--receiver-bundle-url <url>", "where the intermediate instance downloads hoist.mjs (default $HOIST_BUNDLE_URL)")
+    .option("--receiver-ports <control,data>", "receiver ports on the intermediate instance, opened in its security group (default 8080,8703)")
+    .option("--endpoint-override <url>", "send every Alibaba Cloud API call (ECS, VPC, OSS, ENS) to this http(s)://host[:port] instead of Alibaba Cloud's endpoints (a test double or a proxy)")
     .action(async (flags: HoistMigrateFlags) => {
       // Every setting is checked before anything is created, started or copied.
       const prepared = prepareMigration({ flags });
@@ -85,11 +148,6 @@ export function registerMigrateCommand(program: Command): void {
       }
       if (process.getuid?.() !== 0) {
         throw new HoistError("Agent.NotRoot", "hoist migrate must run as root to read every file and keep owners", { fix: "Run it with sudo or as root." });
-      }
-      if (config.provider !== "local") {
-        throw new HoistError("Provider.Unavailable", `region ${config.settings.region_id} needs the Alibaba Cloud provider, which this build does not include yet`, {
-          fix: 'Use region_id "local" to build the image on this host.',
-        });
       }
       const verifyTimeout = flags.verifyTimeout === undefined ? 900 : Number(flags.verifyTimeout);
       if (!Number.isInteger(verifyTimeout) || verifyTimeout < 60 || verifyTimeout > 7200) {
@@ -103,7 +161,9 @@ export function registerMigrateCommand(program: Command): void {
         logger.info(line);
         process.stdout.write(`${line}\n`);
       };
-      const provider = createLocalProvider({ logger, ...(flags.imageStore ? { imageStore: flags.imageStore } : {}) });
+      const provider: Provider =
+        config.provider === "alibaba" ? alibabaProvider(prepared, flags, logger) : createLocalProvider({ logger, ...(flags.imageStore ? { imageStore: flags.imageStore } : {}) });
+      const where = config.provider === "alibaba" ? `region ${config.settings.region_id} as a custom image` : ((provider as { imageStore?: string }).imageStore ?? "the image store");
       const onSignal = (signal: NodeJS.Signals) => {
         logger.warn(`stopped by ${signal}; run hoist migrate again to resume`);
         process.stdout.write(`\n${finalLine(false)}\n`);
@@ -134,7 +194,7 @@ export function registerMigrateCommand(program: Command): void {
           return;
         }
         progress.finish(true);
-        say(`Image ${outcome.imageName} is in ${provider.imageStore}${outcome.verified ? " and booted" : " (not verified: --no-verify)"}.`);
+        say(`Image ${outcome.imageName} is in ${where}${outcome.verified ? " and booted" : " (not verified: --no-verify)"}.`);
       } catch (e) {
         const err = isHoistError(e) ? e : toHoistError(e);
         logger.error(err.message, { code: err.code, fix: err.fix, details: err.details });

@@ -1,0 +1,174 @@
+// Calls to Alibaba Cloud through its official SDK clients only: the ECS and
+// VPC product clients, the OpenAPI core client for ENS (which has no product
+// package) and the OSS client. The SDK signs every request; this file adds
+// the endpoints (overridable, so a contract fake can stand in), throttling
+// retries with backoff, and the mapping of error codes to Hoist errors.
+import * as ecsModule from "@alicloud/ecs20140526";
+import * as openapiClientModule from "@alicloud/openapi-client";
+import * as openapiCoreModule from "@alicloud/openapi-core";
+import * as ossModule from "@alicloud/oss20190517";
+import * as vpcModule from "@alicloud/vpc20160428";
+import { HoistError } from "@hoist/protocol";
+import { type Logger, silentLogger } from "@hoist/runtime";
+import type { AlibabaCredentials } from "./credentials";
+import { apiFailure, backoffMs, DEFAULT_RETRY, isTransient, type RetryPolicy, toHoistError } from "./errors";
+
+/** The SDK packages are CommonJS with `exports.default`; Node's ESM loader wraps them once more. */
+function cjsDefault<T>(mod: unknown): T {
+  const outer = (mod as { default?: unknown }).default ?? mod;
+  return ((outer as { default?: unknown }).default ?? outer) as T;
+}
+
+type RpcParams = Record<string, unknown>;
+export type RpcResult = Record<string, unknown>;
+
+interface CoreClient {
+  callApi(params: unknown, request: unknown, runtime: unknown): Promise<{ body?: unknown }>;
+}
+
+const VERSIONS = { ecs: "2014-05-26", vpc: "2016-04-28", ens: "2017-11-10" } as const;
+export type RpcProduct = keyof typeof VERSIONS;
+
+export interface ApiOptions {
+  credentials: AlibabaCredentials;
+  regionId: string;
+  /** One endpoint for every product ("http://127.0.0.1:8000" for a contract fake), or none for Alibaba Cloud's own. */
+  endpointOverride?: string;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /** Wait between retries (tests make it instant). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface AlibabaApi {
+  readonly regionId: string;
+  rpc(product: RpcProduct, action: string, params?: RpcParams, regionId?: string): Promise<RpcResult>;
+  ossBucketRegion(bucket: string, regionId: string): Promise<string>;
+  ossDeleteObject(bucket: string, key: string, regionId: string): Promise<void>;
+  ossListObjects(bucket: string, prefix: string, regionId: string): Promise<string[]>;
+}
+
+function parseOverride(url: string): { protocol: string; endpoint: string } {
+  const m = /^(https?):\/\/([^/]+)\/?$/.exec(url);
+  if (!m) throw new HoistError("Config.InvalidEndpoint", `--endpoint-override ${url} is not http(s)://host[:port]`);
+  return { protocol: m[1] ?? "https", endpoint: m[2] ?? "" };
+}
+
+function defaultEndpoint(product: RpcProduct | "oss", regionId: string): string {
+  if (product === "ens") return "ens.aliyuncs.com";
+  if (product === "oss") return `oss-${regionId}.aliyuncs.com`;
+  return `${product}.${regionId}.aliyuncs.com`;
+}
+
+export function createAlibabaApi(options: ApiOptions): AlibabaApi {
+  const log = options.logger ?? silentLogger;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const override = options.endpointOverride ? parseOverride(options.endpointOverride) : null;
+  const creds = options.credentials;
+  const clients = new Map<string, CoreClient>();
+  const core = openapiCoreModule as unknown as { $OpenApiUtil: { Config: new (m: object) => object; OpenApiRequest: new (m: object) => object; Params: new (m: object) => object }; OpenApiUtil: { query(m: object): object } };
+  const darabonbaRuntime = () => ({});
+
+  function config(product: RpcProduct | "oss", regionId: string, extra: object = {}): Record<string, unknown> {
+    return {
+      accessKeyId: creds.accessKeyId,
+      accessKeySecret: creds.accessKeySecret,
+      ...(creds.securityToken ? { securityToken: creds.securityToken } : {}),
+      regionId,
+      endpoint: override?.endpoint ?? defaultEndpoint(product, regionId),
+      protocol: override?.protocol ?? "https",
+      readTimeout: 60_000,
+      connectTimeout: 10_000,
+      ...extra,
+    };
+  }
+
+  function client(product: RpcProduct, regionId: string): CoreClient {
+    const key = `${product}:${regionId}`;
+    let c = clients.get(key);
+    if (!c) {
+      const cfg = new core.$OpenApiUtil.Config(config(product, regionId));
+      const Ctor =
+        product === "ecs"
+          ? cjsDefault<new (c: object) => CoreClient>(ecsModule)
+          : product === "vpc"
+            ? cjsDefault<new (c: object) => CoreClient>(vpcModule)
+            : cjsDefault<new (c: object) => CoreClient>(openapiCoreModule);
+      c = new Ctor(cfg);
+      clients.set(key, c);
+    }
+    return c;
+  }
+
+  async function withRetry<T>(product: string, action: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof HoistError) throw e;
+        const failure = apiFailure(product, action, e);
+        if (isTransient(failure) && attempt + 1 < retry.attempts) {
+          const wait = backoffMs(retry, attempt);
+          log.warn("Alibaba Cloud API throttled or unavailable; retrying", { product, action, code: failure.code, attempt: attempt + 1, waitMs: wait });
+          await sleep(wait);
+          continue;
+        }
+        log.warn("Alibaba Cloud API call failed", { product, action, code: failure.code, requestId: failure.requestId });
+        throw toHoistError(failure);
+      }
+    }
+  }
+
+  return {
+    regionId: options.regionId,
+
+    async rpc(product, action, params = {}, regionId = options.regionId) {
+      const c = client(product, regionId);
+      const query = core.OpenApiUtil.query({ RegionId: regionId, ...params });
+      const request = new core.$OpenApiUtil.OpenApiRequest({ query });
+      const p = new core.$OpenApiUtil.Params({
+        action,
+        version: VERSIONS[product],
+        protocol: "HTTPS",
+        pathname: "/",
+        method: "POST",
+        authType: "AK",
+        style: "RPC",
+        reqBodyType: "formData",
+        bodyType: "json",
+      });
+      log.debug("Alibaba Cloud API call", { product, action, regionId });
+      const res = await withRetry(product, action, () => c.callApi(p, request, darabonbaRuntime()));
+      return (res.body ?? {}) as RpcResult;
+    },
+
+    async ossBucketRegion(bucket, regionId) {
+      const res = await withRetry("oss", "GetBucketInfo", () => ossClient(regionId).getBucketInfo(bucket));
+      const info = res.body?.bucket;
+      return info?.region ?? (info?.location ?? "").replace(/^oss-/, "");
+    },
+
+    async ossDeleteObject(bucket, key, regionId) {
+      const oss = ossModule as unknown as { DeleteObjectRequest: new (m: object) => object };
+      await withRetry("oss", "DeleteObject", () => ossClient(regionId).deleteObject(bucket, key, new oss.DeleteObjectRequest({})));
+    },
+
+    async ossListObjects(bucket, prefix, regionId) {
+      const oss = ossModule as unknown as { ListObjectsV2Request: new (m: object) => object };
+      const res = await withRetry("oss", "ListObjectsV2", () => ossClient(regionId).listObjectsV2(bucket, new oss.ListObjectsV2Request({ prefix, maxKeys: 100 })));
+      return (res.body?.contents ?? []).map((c) => c.key ?? "").filter(Boolean);
+    },
+  };
+
+  function ossClient(regionId: string): {
+    listObjectsV2(bucket: string, request: object): Promise<{ body?: { contents?: { key?: string }[] } }>;
+    getBucketInfo(bucket: string): Promise<{ body?: { bucket?: { region?: string; location?: string } } }>;
+    deleteObject(bucket: string, key: string, request: object): Promise<unknown>;
+  } {
+    const Cfg = (openapiClientModule as unknown as { Config: new (m: object) => object }).Config;
+    const Ctor = cjsDefault<new (c: object) => ReturnType<typeof ossClient>>(ossModule);
+    // A single override endpoint has no per-bucket host names: address buckets by path.
+    return new Ctor(new Cfg(config("oss", regionId, override ? { endpointType: "ip" } : {})));
+  }
+}
