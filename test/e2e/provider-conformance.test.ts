@@ -1,0 +1,44 @@
+// Both providers pass the same conformance suite: the local one on this host,
+// the Alibaba Cloud one against the contract fake of its endpoints.
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createAlibabaProvider, createLocalProvider } from "@hoist/providers";
+import { providerConformance } from "../../packages/providers/src/conformance";
+import { releaseEverythingUnder } from "../helpers/cleanup";
+import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+
+process.env["HOIST_BIN"] = join(import.meta.dirname, "..", "..", "apps/hoist/bin/hoist");
+
+providerConformance("local", async () => {
+  const base = mkdtempSync("/var/tmp/hoist-conf-local-");
+  const home = join(base, "home");
+  return {
+    provider: createLocalProvider({ home, imageStore: join(base, "images") }),
+    region: "local",
+    cleanup: async () => releaseEverythingUnder(base, home),
+  };
+});
+
+providerConformance("alibaba", async () => {
+  const base = mkdtempSync("/var/tmp/hoist-conf-alibaba-");
+  const secret = `s-${Math.random().toString(36).slice(2)}`;
+  const fake = await startAlibabaContractFake({ dir: join(base, "cloud"), accessKeyId: "LTAI5tConformance", accessKeySecret: secret });
+  const control = 20000 + Math.floor(Math.random() * 20000);
+  return {
+    provider: createAlibabaProvider({
+      credentials: { accessKeyId: "LTAI5tConformance", accessKeySecret: secret, source: "test" },
+      regionId: "cn-hangzhou",
+      endpointOverride: fake.endpoint,
+      receiverBundleUrl: "https://example.invalid/hoist.mjs",
+      receiverPorts: { control, data: control + 1 },
+      pollIntervalMs: 10,
+      waitTimeoutMs: 60_000,
+    }),
+    region: "cn-hangzhou",
+    cleanup: async () => {
+      await fake.close();
+      releaseEverythingUnder(base, join(base, "cloud"));
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+});
