@@ -2,11 +2,11 @@
 // ENS: what it sends (signed by the official SDK, checked by the fake), what it
 // creates and releases, and how each account error of seed 002 reaches the
 // user. Intermediate instances are real receivers on loopback addresses.
-import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
 import { createAlibabaProvider, type AlibabaProviderOptions, INTERMEDIATE_INSTANCE_NAME, receiverHealthy, TEMP_DISK_NAME } from "@hoist/providers";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -99,5 +99,124 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(fake.vswitches.size).toBe(0);
     expect(fake.securityGroups.size).toBe(0);
     expect(await p.findIntermediateInstance(inst.instanceId)).toBeNull();
+  });
+
+  it("turns each account error of seed 002 into a clear code with the fix, and creates nothing after it", async () => {
+    const p = provider();
+    const req = { region: "cn-hangzhou", label: "web01", plan: plan(), inventory: inventory() };
+    // First, while no network exists yet (the others fail after Hoist made one, and reuse it).
+    const cases: [string, string, string, RegExp][] = [
+      ["CreateVpc", "Forbidden.RAM", "Alibaba.ForbiddenRAM", /AliyunVPCFullAccess/],
+      ["RunInstances", "InvalidAccountStatus.NotEnoughBalance", "Alibaba.NotEnoughBalance", /100 RMB/],
+      ["RunInstances", "Forbidden.RAM", "Alibaba.ForbiddenRAM", /AliyunECSFullAccess/],
+      ["RunInstances", "Forbidden.Subuser", "Alibaba.ForbiddenSubuser", /Alibaba Cloud account/],
+      ["RunInstances", "QuotaExceed.PostPaidInstance", "Alibaba.QuotaExceeded", /Quota Center/],
+    ];
+    for (const [action, apiCode, code, fix] of cases) {
+      fake.inject(action, apiCode);
+      const err = await p.createIntermediateInstance(req).then(
+        () => null,
+        (e: unknown) => e as HoistError,
+      );
+      expect(err?.code, apiCode).toBe(code);
+      expect(`${err?.message} ${err?.fix}`, apiCode).toMatch(fix);
+      expect(err?.details?.["apiCode"]).toBe(apiCode);
+      expect(fake.instances.size, apiCode).toBe(0);
+    }
+    // The user's own instance type is used alone: out of stock is the end, with the fix.
+    expect(await codeOf(provider({ instanceType: "ecs.g7.large" }).createIntermediateInstance(req))).toBe("Alibaba.OutOfStock");
+    // With every type of the ordered list out of stock, the user is told to pick a zone or type.
+    expect(await codeOf(provider({ instanceTypes: ["ecs.g7.large"] }).createIntermediateInstance(req))).toBe("Alibaba.NoInstanceTypeInStock");
+    // A wrong secret never gets past the signature check.
+    const wrong = createAlibabaProvider({ credentials: { accessKeyId: AK, accessKeySecret: "wrong", source: "test" }, regionId: "cn-hangzhou", endpointOverride: fake.endpoint, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+    expect(await codeOf(wrong.imageExists("x", "cn-hangzhou"))).toBe("Credentials.Rejected");
+    expect(fake.instances.size).toBe(0);
+  });
+
+  it("retries throttling with backoff and gives up with a retryable error when it persists", async () => {
+    const p = provider();
+    fake.inject("DescribeImages", "Throttling.User", { times: 2 });
+    const before = fake.calls.filter((c) => c.action === "DescribeImages").length;
+    expect(await p.imageExists("nothing-here", "cn-hangzhou")).toBe(false);
+    expect(fake.calls.filter((c) => c.action === "DescribeImages").length - before).toBe(3);
+    fake.inject("DescribeImages", "Throttling", { times: 10 });
+    const err = await p.imageExists("nothing-here", "cn-hangzhou").catch((e: unknown) => e as HoistError);
+    expect(err).toMatchObject({ code: "Alibaba.Unavailable", retryable: true });
+  });
+
+  it("checks ENS's limits before anything is created", async () => {
+    const p = provider({ target: { kind: "ens", ensRegionId: "cn-beijing", transitBucket: "transit" } });
+    const calls = fake.calls.length;
+    const limits = async (pl: TargetPlan, inv: SourceInventory, region = "cn-beijing") => {
+      const q = provider({ target: { kind: "ens", ensRegionId: region, transitBucket: "transit" } });
+      const e = await q.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: pl, inventory: inv }).catch((x: unknown) => x as HoistError);
+      if ((e as HoistError).code !== "Ens.LimitExceeded") return [(e as HoistError).code];
+      return ((e as HoistError).details?.["problems"] as { code: string }[]).map((x) => x.code);
+    };
+    expect(await limits(plan([10, 10, 10, 10, 10]), inventory())).toEqual(["Ens.TooManyDataDisks"]);
+    expect(await limits(plan([501]), inventory())).toEqual(["Ens.DataDiskTooLarge"]);
+    expect(await limits(plan([], 1100), inventory())).toEqual(["Ens.ImageTooLarge"]);
+    expect(await limits(plan(), inventory("aarch64"))).toEqual(["Ens.NotX86"]);
+    expect(await limits(plan(), inventory("x86_64", "windows"))).toEqual(["Ens.NotLinux"]);
+    expect(await limits(plan(), inventory(), "cn-shanghai")).toEqual(["Ens.UnsupportedRegion"]);
+    // None of the refused ones sent a single request.
+    expect(fake.calls.length).toBe(calls);
+    // One that fits goes on to check the transit bucket, which must exist ...
+    expect(await limits(plan([10, 10, 10, 10]), inventory(), "ap-southeast-1")).toEqual(["Alibaba.NoSuchBucket"]);
+    // ... and be in the transit region, or nothing is created.
+    fake.addBucket("transit", "cn-shanghai");
+    expect(await codeOf(p.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: plan(), inventory: inventory() }))).toBe("Ens.BucketRegionMismatch");
+    expect(fake.instances.size).toBe(0);
+  });
+
+  it("migrating onto an existing instance: seed 003's checks, snapshots first, SMC_Temp_Disk, and rollback", async () => {
+    const tooSmall = fake.seedInstance({ systemGiB: 20, dataGiB: [] });
+    const windows = fake.seedInstance({ systemGiB: 40, dataGiB: [40], osType: "windows" });
+    const check = async (id: string, pl: TargetPlan) => {
+      const e = await provider({ target: { kind: "instance", instanceId: id } }).createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: pl, inventory: inventory() }).catch((x: unknown) => x as HoistError);
+      expect((e as HoistError).code).toBe("Destination.Unsuitable");
+      return ((e as HoistError).details?.["problems"] as { code: string }[]).map((x) => x.code);
+    };
+    expect(await check(tooSmall, plan([40], 30))).toEqual(["Destination.TooFewDataDisks", "Destination.DiskTooSmall"]);
+    expect(await check(windows, plan([20]))).toEqual(["Destination.OsMismatch"]);
+    expect(fake.snapshots.size).toBe(0);
+
+    const dest = fake.seedInstance({ systemGiB: 40, dataGiB: [30] });
+    const [sysDisk, dataDisk] = [...fake.disks.values()].filter((d) => d.instanceId === dest);
+    for (const [d, text] of [[sysDisk!, "original system"], [dataDisk!, "original data"]] as const) {
+      const fd = openSync(d.file, "r+");
+      writeSync(fd, text, 1024 * 1024);
+      closeSync(fd);
+    }
+    const p = provider({ target: { kind: "instance", instanceId: dest, testOnly: true } });
+    const inst = await p.createIntermediateInstance({ region: "cn-hangzhou", label: "web01", plan: plan([20]), inventory: inventory() });
+    // The destination itself runs the receiver, after every one of its disks was snapshotted.
+    expect(inst.instanceId).toBe(dest);
+    expect([...fake.snapshots.values()].map((s) => s.diskId).sort()).toEqual([sysDisk!.id, dataDisk!.id].sort());
+    const temp = [...fake.disks.values()].find((d) => d.name === TEMP_DISK_NAME);
+    expect(temp?.instanceId).toBe(dest);
+    expect(await receiverHealthy(inst.host, inst.controlPort, inst.fingerprint)).toBe(true);
+    // The migration overwrites the destination's disks ...
+    for (const d of [sysDisk!, dataDisk!]) {
+      const fd = openSync(d.file, "r+");
+      writeSync(fd, "migrated, not the original", 1024 * 1024);
+      closeSync(fd);
+    }
+    // ... and a test-only migration (or a failed boot test) puts both back from the snapshots.
+    await p.rollbackDestination();
+    const disksNow = [...fake.disks.values()].filter((d) => d.instanceId === dest && d.name !== TEMP_DISK_NAME);
+    const read = (file: string, n: number) => {
+      const buf = Buffer.alloc(n);
+      const fd = openSync(file, "r");
+      readSync(fd, buf, 0, n, 1024 * 1024);
+      closeSync(fd);
+      return buf.toString("utf8");
+    };
+    expect(read(disksNow.find((d) => d.type === "data")!.file, 13)).toBe("original data");
+    expect(read(disksNow.find((d) => d.type === "system")!.file, 15)).toBe("original system");
+    await p.releaseIntermediateInstance(dest);
+    expect([...fake.disks.values()].some((d) => d.name === TEMP_DISK_NAME)).toBe(false);
+    expect(fake.snapshots.size).toBe(0);
+    expect(statSync(disksNow.find((d) => d.type === "data")!.file).size).toBe(30 * GiB);
   });
 });

@@ -382,14 +382,14 @@ export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaP
     const disks = await destinationDisks(id);
     for (const s of snaps) {
       const sourceDiskId = str(s["SourceDiskId"]);
-      if (str(s["SourceDiskType"]) === "system" || str(s["SnapshotName"]).startsWith("hoist-before-system-")) {
+      const replaced = (str(s["SourceDiskType"]) === "system" || str(s["SnapshotName"]).startsWith("hoist-before-system-")) && disks.find((d) => d.type === "system")?.diskId !== sourceDiskId;
+      if (replaced) {
         // The system disk was replaced (its ID changed): put the old one back through an image of its snapshot.
         const name = `hoist-rollback-${id}`;
         const existing = await findImage(name);
         const imageId = existing ? str(existing["ImageId"]) : str((await ecs("CreateImage", { ImageName: name, SnapshotId: str(s["SnapshotId"]), Architecture: "x86_64" }))["ImageId"]);
         await waitImage(imageId);
-        const current = disks.find((d) => d.type === "system");
-        if (current?.diskId !== sourceDiskId) await ecs("ReplaceSystemDisk", { InstanceId: id, ImageId: imageId });
+        await ecs("ReplaceSystemDisk", { InstanceId: id, ImageId: imageId });
         await ecs("DeleteImage", { ImageId: imageId, Force: true });
       } else {
         await ecs("ResetDisk", { DiskId: sourceDiskId, SnapshotId: str(s["SnapshotId"]) });

@@ -70,6 +70,12 @@ export function toHoistError(f: ApiFailure): HoistError {
       details,
     });
   }
+  if (/^NoSuchBucket/.test(f.code)) {
+    return new HoistError("Alibaba.NoSuchBucket", `the OSS bucket does not exist (${f.code})`, {
+      fix: "Create the transit bucket in region_id (the transit region) or name an existing one with --transit-bucket.",
+      details,
+    });
+  }
   if (isOutOfStock(f)) {
     return new HoistError("Alibaba.OutOfStock", `${where}: no stock for the requested resource (${f.code})`, {
       fix: "Choose another zone (--zoneid) or instance type, or try again later.",
