@@ -3,6 +3,7 @@ export {};
 export * from "./config/index";
 export * from "./workdir";
 export * from "./transfer/index";
+export * from "./block/index";
 export * from "./client-data";
 export * from "./progress";
 export * from "./check/index";

@@ -10,7 +10,8 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { HoistError, type TargetDisk, type TargetPartition } from "@hoist/protocol";
 import { type Logger, run } from "@hoist/runtime";
-import type { JobTargets, PreparedDisk, TargetBackend } from "./backend";
+import type { BlockFinishResult, BlockTarget, JobTargets, PreparedDisk, TargetBackend } from "./backend";
+import { blockMountOptions, checkAndGrow } from "./block-target";
 import { convertTarget } from "./convert";
 import { diskMountPath } from "./job-paths";
 import { attachLoop, detachLoop, kernelHasFs, loopInfo, mountDevice, unmount } from "./loop";
@@ -24,6 +25,8 @@ interface PartitionState {
   offset: number;
   size: number;
   loop: string | null;
+  /** Block mode: chunks are arriving (never mounted), or the copy is verified and finished. */
+  block?: "receiving" | "complete";
 }
 
 interface DiskState {
@@ -182,6 +185,9 @@ async function prepareDisk(jobDir: string, disk: TargetDisk, lvm: boolean, state
     writeJobState(jobDir, state);
   }
   const mountPath = diskMountPath(jobDir, disk.key);
+  // A block partition whose copy is not finished is never mounted, nor anything mounted inside it.
+  const unmountable: string[] = [];
+  const inside = (mp: string, outer: string): boolean => mp === outer || outer === "/" || mp.startsWith(`${outer}/`);
   for (const part of mountOrder(disk)) {
     const ps = ds.partitions[part.key];
     if (!ps) throw new HoistError("Disk.StateCorrupt", `${statePath(jobDir)} does not list partition ${part.key}.`, { fix: "Release the job's disks and prepare them again." });
@@ -191,6 +197,11 @@ async function prepareDisk(jobDir: string, disk: TargetDisk, lvm: boolean, state
       writeJobState(jobDir, state);
     }
     const device = ps.loop as string;
+    if (part.replication === "block") {
+      if (ps.block !== "complete") unmountable.push(part.mountPoint);
+      else if (!unmountable.some((u) => inside(part.mountPoint, u))) await mountDevice(device, join(mountPath, relativeMount(disk, part)), blockMountOptions(part.fs));
+      continue;
+    }
     if ((await fsUuid(device))?.toLowerCase() !== part.uuid?.toLowerCase()) {
       log.info("formatting partition", { disk: disk.key, partition: part.key, fs: part.fs });
       try {
@@ -204,6 +215,7 @@ async function prepareDisk(jobDir: string, disk: TargetDisk, lvm: boolean, state
       log.warn("this kernel cannot mount vfat; the ESP is written with mtools during conversion", { partition: part.key });
       continue;
     }
+    if (unmountable.some((u) => inside(part.mountPoint, u))) continue;
     await mountDevice(device, join(mountPath, relativeMount(disk, part)));
   }
   return { key: disk.key, rawPath, sizeBytes, mountPath };
@@ -240,6 +252,56 @@ async function removeMountFolders(jobDir: string): Promise<void> {
   rmSync(base, { recursive: true, force: true });
 }
 
+function blockPartition(job: JobTargets, partitionKey: string): { disk: TargetDisk; part: TargetPartition } {
+  for (const disk of job.plan.disks) {
+    const part = disk.partitions.find((p) => p.key === partitionKey);
+    if (part) {
+      if (part.replication !== "block") {
+        throw new HoistError("Receiver.NotBlockPartition", `partition ${partitionKey} is planned for file replication, not block`, { fix: "Copy it with the file transfer, or plan it as a block partition." });
+      }
+      return { disk, part };
+    }
+  }
+  throw new HoistError("Receiver.NotBlockPartition", `the job's plan has no partition ${partitionKey}`, { fix: "Name a partition key of the job's plan, such as disk1-p1." });
+}
+
+async function unmountDisk(jobDir: string, disk: TargetDisk): Promise<void> {
+  const mountPath = diskMountPath(jobDir, disk.key);
+  for (const part of mountOrder(disk).reverse()) await unmount(join(mountPath, relativeMount(disk, part)));
+}
+
+async function openBlockTarget(job: JobTargets, partitionKey: string, log: Logger): Promise<BlockTarget> {
+  const { disk, part } = blockPartition(job, partitionKey);
+  const state = readJobState(job.jobDir);
+  const known = state.disks[disk.key]?.partitions[partitionKey];
+  if (known) {
+    // Marked first, so that the prepare below does not mount what is about to be overwritten.
+    known.block = "receiving";
+    writeJobState(job.jobDir, state);
+  }
+  await unmountDisk(job.jobDir, disk);
+  await prepareDisk(job.jobDir, disk, job.plan.lvm, state, log);
+  await unmountDisk(job.jobDir, disk);
+  const ps = state.disks[disk.key]?.partitions[partitionKey];
+  if (!ps?.loop) throw new HoistError("Disk.StateCorrupt", `partition ${partitionKey} has no loop device after prepare`, { fix: "Release the job's disks and prepare them again." });
+  ps.block = "receiving";
+  writeJobState(job.jobDir, state);
+  return { device: ps.loop, sizeBytes: ps.size, fs: part.fs };
+}
+
+async function finishBlockTarget(job: JobTargets, partitionKey: string, options: { grow: boolean }, log: Logger): Promise<BlockFinishResult> {
+  const { disk, part } = blockPartition(job, partitionKey);
+  const state = readJobState(job.jobDir);
+  const ps = state.disks[disk.key]?.partitions[partitionKey];
+  if (!ps?.loop) throw new HoistError("Receiver.NotPrepared", `partition ${partitionKey} is not attached`, { fix: "Start the block transfer again." });
+  const { check, grown } = await checkAndGrow(ps.loop, part.fs, options.grow, job.jobDir, log);
+  ps.block = "complete";
+  writeJobState(job.jobDir, state);
+  await prepareDisk(job.jobDir, disk, job.plan.lvm, state, log);
+  log.info("block partition finished", { partition: partitionKey, check, grown });
+  return { check, grown, targetBytes: ps.size, mounted: true };
+}
+
 export function createDiskBackend(): TargetBackend {
   return {
     async prepare(job, log) {
@@ -260,6 +322,8 @@ export function createDiskBackend(): TargetBackend {
       return convertTarget(job, log);
     },
     detach: detachDisks,
+    openBlockTarget,
+    finishBlockTarget,
     async release(job, log) {
       await detachDisks(job, log);
       for (const disk of job.plan.disks) rmSync(join(job.jobDir, "disks", `${disk.key}.raw`), { force: true });

@@ -4,6 +4,7 @@
 export * from "./errors";
 export * from "./plan";
 export * from "./receiver-api";
+export * from "./block";
 export * from "./image-manifest";
 export * from "./inventory";
 export * from "./user-config";

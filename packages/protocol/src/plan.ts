@@ -18,8 +18,15 @@ export const TargetPartitionSchema = z.object({
   fs: FsTypeSchema,
   /** Size in MiB; null takes the rest of the disk (only the last partition). */
   sizeMiB: z.number().int().positive().nullable(),
-  /** Filesystem UUID chosen at plan time (new, never the source's). */
+  /** Filesystem UUID chosen at plan time (new, never the source's; a block partition keeps the source's). */
   uuid: z.string().optional(),
+  /**
+   * "block": the partition is copied as an image of the source partition (its filesystem, UUID and
+   * layout kept, grown to fill the target); otherwise ("file", the default) formatted and filled by rsync.
+   */
+  replication: z.enum(["file", "block"]).optional(),
+  /** Bytes of the source partition a block partition is copied from; the target partition is at least this large. */
+  sourceBytes: z.number().int().positive().optional(),
 });
 export type TargetPartition = z.infer<typeof TargetPartitionSchema>;
 

@@ -70,7 +70,7 @@ export type ApiError = z.infer<typeof ApiErrorSchema>;
 /** Largest header frame on the data port. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
-export const DataHeaderSchema = z.object({
+export const RsyncDataHeaderSchema = z.object({
   v: z.literal(1),
   jobId: JobIdSchema,
   token: z.string().min(1).max(256),
@@ -78,6 +78,19 @@ export const DataHeaderSchema = z.object({
   /** The remote command rsync asked its remote shell to run. */
   command: z.array(z.string().max(4096)).min(1).max(64),
 });
+
+/** A data connection is either an rsync daemon session (file mode) or a block session for one partition (block.ts). */
+export const DataHeaderSchema = z.discriminatedUnion("kind", [
+  RsyncDataHeaderSchema,
+  z.object({
+    v: z.literal(1),
+    jobId: JobIdSchema,
+    token: z.string().min(1).max(256),
+    kind: z.literal("block"),
+    /** The target partition key ("disk1-p1"). */
+    partition: z.string().regex(/^[a-z0-9-]{1,40}$/),
+  }),
+]);
 export type DataHeader = z.infer<typeof DataHeaderSchema>;
 
 export const DataReplySchema = z.union([

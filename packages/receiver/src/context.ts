@@ -3,6 +3,7 @@
 import type { PreparedDisk, TargetBackend } from "@hoist/images";
 import { HoistError } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
+import { ChunkWorkers } from "@hoist/transport";
 import { FailureThrottle, tokenMatches } from "./auth";
 import type { JobStore, StoredJob } from "./job-store";
 import type { ReceiverState } from "./state";
@@ -13,6 +14,9 @@ export class ReceiverContext {
   readonly throttle = new FailureThrottle();
   private readonly attached = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** "jobId/partition" of each running block session. */
+  readonly blockSessions = new Set<string>();
+  private workers: ChunkWorkers | undefined;
 
   constructor(
     readonly state: ReceiverState,
@@ -21,6 +25,17 @@ export class ReceiverContext {
     readonly log: Logger,
     readonly version: string,
   ) {}
+
+  /** Worker threads that decode and hash block chunks, made on the first block session. */
+  chunkWorkers(): ChunkWorkers {
+    this.workers ??= new ChunkWorkers();
+    return this.workers;
+  }
+
+  async closeWorkers(): Promise<void> {
+    await this.workers?.close();
+    this.workers = undefined;
+  }
 
   /** Finds the job the token belongs to; unknown job and wrong token look the same to the caller. */
   async authenticateJob(jobId: string, token: string | undefined): Promise<StoredJob | undefined> {

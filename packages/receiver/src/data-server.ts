@@ -1,6 +1,7 @@
 // The data port: TLS, one header frame naming the job and its token, then the
 // connection becomes the stdin/stdout of an `rsync --server --daemon` whose
-// modules are that job's target disks and nothing else.
+// modules are that job's target disks and nothing else, or (kind "block") a
+// block session writing one block-replicated partition of the job.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { createServer, type Server, type TLSSocket } from "node:tls";
 import { DataHeaderSchema, HoistError, isHoistError } from "@hoist/protocol";
 import { encodeFrame, readFrame } from "@hoist/transport";
 import { sleep } from "./auth";
+import { runBlockSession } from "./block-session";
 import type { ReceiverContext } from "./context";
 import { buildRsyncdConfig, checkRsyncCommand } from "./rsync-daemon";
 
@@ -66,6 +68,16 @@ async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, childre
     ctx.throttle.fail(address);
     log.warn("data connection refused: bad token");
     refuse(socket, ctx.unauthorized());
+    return;
+  }
+  if (header.kind === "block") {
+    try {
+      await runBlockSession(ctx, socket, job, header.partition, rest, log);
+    } catch (e) {
+      const err = isHoistError(e) ? e : new HoistError("Receiver.Error", String(e));
+      log.warn("block connection refused", { code: err.code, error: err.message });
+      refuse(socket, err);
+    }
     return;
   }
   let confPath: string;

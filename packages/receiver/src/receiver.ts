@@ -67,6 +67,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
     async close() {
       control.closeAllConnections();
       await Promise.all([closeServer(control), closeServer(data)]);
+      await ctx.closeWorkers();
     },
   };
 }
