@@ -14,6 +14,8 @@ import { createControlClient } from "@hoist/transport";
 import { type ClientData, clearClientData, loadClientData, loadClientToken, resumeOrStart, saveClientData, saveClientToken, updateDisk } from "./client-data";
 import type { PreparedMigration } from "./config/index";
 import type { ProgressReporter } from "./progress";
+import { type BlockSource, describeBlockSource, transferPartitionBlocks } from "./block/index";
+import { DEFAULT_LINUX_EXCLUDES } from "./workdir";
 import { transferTree } from "./transfer/index";
 
 export interface MigrateRunOptions {
@@ -60,9 +62,31 @@ export async function clearMigrationData(workdir: string, provider: Provider, lo
   return instanceId;
 }
 
-function planSettings(prepared: PreparedMigration, inventory: SourceInventory): PlanSettings {
+/**
+ * The partitions to copy by block, each a mounted partition of its own. Excludes cannot apply to a
+ * block copy, so a disk with user excludes is refused (Config.BlockWithExcludes), as the seed says.
+ */
+async function blockSources(prepared: PreparedMigration): Promise<BlockSource[]> {
+  const { config, excludes } = prepared;
+  const out: BlockSource[] = [];
+  for (const mountPoint of config.settings.block_replication) {
+    const disk = config.settings.data_disks.find((d) => d.src_path === mountPoint);
+    const defaults = new Set<string>(mountPoint === "/" ? [...DEFAULT_LINUX_EXCLUDES, ...config.settings.data_disks.map((d) => `${d.src_path}/*`)] : ["lost+found/*"]);
+    const user = (mountPoint === "/" ? excludes.system : (excludes.dataDisks[disk?.data_disk_index ?? -1] ?? [])).filter((e) => !defaults.has(e));
+    if (user.length > 0) {
+      throw new HoistError("Config.BlockWithExcludes", `${mountPoint} is copied by block, which cannot leave files out, but its exclude file lists ${user.length} pattern(s) (${user.slice(0, 3).join(", ")})`, {
+        fix: `Empty ${mountPoint === "/" ? "Excludes/rsync_excludes_linux.txt" : `Excludes/rsync_excludes_linux_disk${disk?.data_disk_index}.txt`}, or copy ${mountPoint} by file.`,
+      });
+    }
+    out.push(await describeBlockSource(mountPoint, join(config.sourceRoot, mountPoint)));
+  }
+  return out;
+}
+
+function planSettings(prepared: PreparedMigration, inventory: SourceInventory, blocks: BlockSource[] = []): PlanSettings {
   const s = prepared.config.settings;
   return {
+    blockPartitions: blocks.map((b) => ({ mountPoint: b.mountPoint, sourceBytes: b.sourceBytes, fs: b.fs, uuid: b.uuid })),
     ...(s.boot_mode === "auto" ? {} : { bootMode: s.boot_mode }),
     systemDiskGiB: s.system_disk_size,
     fs: s.filesystem,
@@ -71,9 +95,11 @@ function planSettings(prepared: PreparedMigration, inventory: SourceInventory): 
     dataDisks: s.data_disks.map((d) => {
       // The inventory measured each data disk's folder inside the source root.
       const usedBytes = inventory.paths.find((p) => p.path === join(prepared.config.sourceRoot, d.src_path))?.usedBytes ?? 0;
+      // A block copy keeps the partition's size, so the default disk holds the whole source partition.
+      const blockBytes = blocks.find((b) => b.mountPoint === d.src_path)?.sourceBytes ?? 0;
       return {
         index: d.data_disk_index,
-        sizeGiB: d.data_disk_size ?? Math.max(20, Math.ceil((usedBytes * 1.2) / 2 ** 30) + 1),
+        sizeGiB: d.data_disk_size ?? Math.max(20, Math.ceil((usedBytes * 1.2) / 2 ** 30) + 1, Math.ceil((blockBytes + 2 ** 21) / 2 ** 30)),
         srcPath: d.src_path,
         usedBytes,
       };
@@ -108,7 +134,8 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
     ...(options.copyOnly ? { copyOnly: true } : {}),
   });
   log.info("inventory", { os: inventory.os, bootMode: inventory.bootMode, usedBytes: inventory.usedBytes });
-  const planned = planSettings(prepared, inventory);
+  const blocks = await blockSources(prepared);
+  const planned = planSettings(prepared, inventory, blocks);
   const plan: TargetPlan = makePlan(inventory, planned);
   if (planned.lvm && !plan.lvm) {
     const why = lvmFallbackReason(inventory, planned) ?? "the source cannot activate LVM";
@@ -177,6 +204,32 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
     const excludes = disk.key === "system" ? prepared.excludes.system : (prepared.excludes.dataDisks[index] ?? []);
     if (data.disks.some((d) => d.key === key)) data = updateDisk(data, key, { state: "copying" });
     save();
+    // Block partitions first: a block copy swaps the partition's filesystem, and file copies land inside the mounted disk.
+    let blockBytes = 0;
+    for (const part of disk.partitions.filter((p) => p.replication === "block")) {
+      const src = blocks.find((b) => b.mountPoint === part.mountPoint);
+      if (!src) throw new HoistError("Plan.InvalidBlockPartition", `no source partition for block partition ${part.mountPoint}`);
+      say(`Copying ${part.mountPoint} (${src.device}) by block.`);
+      const r = await transferPartitionBlocks({
+        source: src.device,
+        receiver: { host: instance.host, dataPort: instance.dataPort, fingerprint: instance.fingerprint },
+        jobId,
+        token,
+        partition: part.key,
+        compression: settings.compression_level,
+        bandwidthKBps: settings.bandwidth_limit,
+        logger: log.child({ disk: disk.key }),
+        onProgress: (p) => progress.bytes(doneBefore + blockBytes + p.bytesDone, Math.max(totalBytes, doneBefore + blockBytes + p.bytesTotal)),
+      });
+      log.info("partition copied by block", { partition: part.key, usedBytes: r.usedBytes, bytesSent: r.bytesSent, consistency: r.consistency, check: r.finished.check, grown: r.finished.grown });
+      blockBytes += r.usedBytes;
+    }
+    if (disk.partitions.every((p) => p.replication === "block")) {
+      doneBefore += blockBytes;
+      if (data.disks.some((d) => d.key === key)) data = updateDisk(data, key, { state: "done", bytesDone: blockBytes, bytesTotal: blockBytes });
+      save();
+      continue;
+    }
     const result = await transferTree({
       source,
       receiver: { host: instance.host, dataPort: instance.dataPort, fingerprint: instance.fingerprint },

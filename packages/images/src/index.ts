@@ -11,6 +11,6 @@ export { listInitramfs, virtioIn } from "./initramfs";
 export { collectInventory, type InventoryOptions, parseOsRelease, usedBytesOf } from "./inventory";
 export { diskMountPath, diskRawPath } from "./job-paths";
 export { createImage, defaultImageStore, exportImage, type ImageFields, imagePath, listImages, readManifest, removeImage, validateImageName, writeManifest } from "./image-store";
-export { type DataDiskSetting, lvmFallbackReason, makePlan, type PlanSettings } from "./plan";
+export { type BlockPartitionSetting, type DataDiskSetting, lvmFallbackReason, makePlan, type PlanSettings } from "./plan";
 export { kvmUsable, missingMounts, readConsole, type VerifyOptions, type VerifyResult, verifyImage } from "./verify";
 export { checkImage } from "./image-check";

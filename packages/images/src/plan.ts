@@ -27,6 +27,15 @@ export interface DataDiskSetting {
   usedBytes?: number;
 }
 
+/** A source partition copied by block: its target partition keeps its filesystem and UUID and is at least as large. */
+export interface BlockPartitionSetting {
+  /** "/" or a data disk's srcPath. */
+  mountPoint: string;
+  sourceBytes: number;
+  fs: string;
+  uuid: string;
+}
+
 export interface PlanSettings {
   /** Defaults to the inventory's boot mode. */
   bootMode?: BootMode;
@@ -38,6 +47,26 @@ export interface PlanSettings {
   separateBoot?: boolean;
   /** Rebuild each disk as one PV, VG vgX and one LV per mount point. */
   lvm?: boolean;
+  /** Partitions copied by block instead of by file. */
+  blockPartitions?: BlockPartitionSetting[];
+}
+
+const BLOCK_FS = new Set(["ext4", "xfs", "vfat"]);
+
+function checkBlockSetting(b: BlockPartitionSetting): TargetPartition["fs"] {
+  if (!BLOCK_FS.has(b.fs)) {
+    throw new HoistError("Plan.BlockUnsupportedFs", `${b.mountPoint} is ${b.fs}; block replication copies ext4, xfs and vfat partitions.`, {
+      fix: `Copy ${b.mountPoint} by file (leave it out of block_replication / --block-partitions).`,
+    });
+  }
+  return b.fs as TargetPartition["fs"];
+}
+
+function blockTooSmall(what: string, b: BlockPartitionSetting, roomBytes: number, fix: string): HoistError {
+  return new HoistError("Plan.BlockPartitionTooSmall", `${what} leaves ${fmtGiB(roomBytes)} for ${b.mountPoint}, but a block-replicated partition cannot shrink and the source partition is ${fmtGiB(b.sourceBytes)}.`, {
+    fix,
+    details: { mountPoint: b.mountPoint, sourceBytes: b.sourceBytes, roomBytes },
+  });
 }
 
 /** Space a tree of `usedBytes` needs on a fresh filesystem: the data plus room for metadata and growth. */
@@ -76,6 +105,22 @@ export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}
     });
   }
   const lvm = (settings.lvm ?? false) && lvmFallbackReason(inventory, settings) === null;
+  const blocks = settings.blockPartitions ?? [];
+  const dataPaths = new Set((settings.dataDisks ?? []).map((d) => d.srcPath));
+  for (const b of blocks) {
+    if (b.mountPoint !== "/" && !dataPaths.has(b.mountPoint)) {
+      throw new HoistError("Plan.InvalidBlockPartition", `${b.mountPoint} is neither / nor the source path of a data disk, so it has no target partition to copy blocks into.`, {
+        fix: "List / or a data disk's src_path in block_replication (--block-partitions).",
+      });
+    }
+    checkBlockSetting(b);
+  }
+  if (blocks.length > 0 && settings.lvm) {
+    throw new HoistError("Plan.BlockWithLvm", "Block replication keeps each partition as it is, so it cannot be combined with the LVM re-layout.", {
+      fix: "Turn LVM re-layout off, or copy every partition by file.",
+    });
+  }
+  const rootBlock = blocks.find((b) => b.mountPoint === "/");
 
   const sourceGiB = Math.ceil(inventory.systemDiskBytes / GiB);
   const systemGiB = settings.systemDiskGiB ?? Math.min(SYSTEM_DISK_MAX_GIB, Math.max(SYSTEM_DISK_MIN_GIB, sourceGiB));
@@ -87,7 +132,16 @@ export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}
   const reservedMiB = (bootMode === "uefi" ? ESP_MIB : 0) + (separateBoot ? BOOT_MIB : 0) + 2;
   const systemRoom = systemGiB * GiB - reservedMiB * MiB;
   const systemNeed = requiredBytes(inventory.usedBytes, GiB);
-  if (systemNeed > systemRoom) {
+  if (rootBlock) {
+    if (bootMode === "uefi" || separateBoot) {
+      throw new HoistError("Plan.BlockRootWithOtherPartitions", "Block replication of / is supported only when / is the system disk's one partition (BIOS boot, no separate /boot).", {
+        fix: "Copy / by file, or migrate with BIOS boot and without --separate-boot.",
+      });
+    }
+    if (rootBlock.sourceBytes > systemRoom) {
+      throw blockTooSmall(`A ${systemGiB} GiB system disk`, rootBlock, systemRoom, `Set the system disk size to at least ${Math.ceil((rootBlock.sourceBytes + reservedMiB * MiB) / GiB)} GiB.`);
+    }
+  } else if (systemNeed > systemRoom) {
     throw new HoistError(
       "Plan.SystemDiskTooSmall",
       `A ${systemGiB} GiB system disk leaves ${fmtGiB(systemRoom)} for the root filesystem, but the source uses ${fmtGiB(inventory.usedBytes)} and needs ${fmtGiB(systemNeed)} with headroom (10% + 1 GiB).`,
@@ -101,7 +155,9 @@ export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}
   };
   if (bootMode === "uefi") part("efi", "/boot/efi", "vfat", ESP_MIB);
   if (separateBoot) part("boot", "/boot", fs, BOOT_MIB);
-  part("root", "/", fs, null);
+  part("root", "/", rootBlock ? checkBlockSetting(rootBlock) : fs, null);
+  const root = systemPartitions[systemPartitions.length - 1];
+  if (rootBlock && root) Object.assign(root, { uuid: rootBlock.uuid, replication: "block", sourceBytes: rootBlock.sourceBytes });
 
   const disks: TargetDisk[] = [
     { key: "system", sizeGiB: systemGiB, table: bootMode === "uefi" ? "gpt" : "mbr", partitions: systemPartitions, sourcePath: "/", usedBytes: inventory.usedBytes },
@@ -133,7 +189,10 @@ export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}
     const used = inventory.paths.find((p) => p.path === d.srcPath)?.usedBytes ?? d.usedBytes ?? 0;
     const need = requiredBytes(used, 100 * MiB);
     const room = d.sizeGiB * GiB - 2 * MiB;
-    if (need > room) {
+    const block = blocks.find((b) => b.mountPoint === d.srcPath);
+    if (block) {
+      if (block.sourceBytes > room) throw blockTooSmall(`Data disk ${d.index} (${d.sizeGiB} GiB)`, block, room, `Set data disk ${d.index} to at least ${Math.ceil((block.sourceBytes + 2 * MiB) / GiB)} GiB.`);
+    } else if (need > room) {
       throw new HoistError(
         "Plan.DataDiskTooSmall",
         `Data disk ${d.index} (${d.srcPath}) is ${d.sizeGiB} GiB, but the source uses ${fmtGiB(used)} and needs ${fmtGiB(need)} with headroom (10% + 100 MiB).`,
@@ -144,7 +203,11 @@ export function makePlan(inventory: SourceInventory, settings: PlanSettings = {}
       key: `disk${d.index}`,
       sizeGiB: d.sizeGiB,
       table: bootMode === "uefi" ? "gpt" : "mbr",
-      partitions: [{ key: `disk${d.index}-p1`, role: "data", mountPoint: d.srcPath, fs, sizeMiB: null, uuid: randomUUID() }],
+      partitions: [
+        block
+          ? { key: `disk${d.index}-p1`, role: "data", mountPoint: d.srcPath, fs: checkBlockSetting(block), sizeMiB: null, uuid: block.uuid, replication: "block", sourceBytes: block.sourceBytes }
+          : { key: `disk${d.index}-p1`, role: "data", mountPoint: d.srcPath, fs, sizeMiB: null, uuid: randomUUID() },
+      ],
       sourcePath: d.srcPath,
       usedBytes: used,
     });

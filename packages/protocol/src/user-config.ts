@@ -11,6 +11,7 @@
 //   filesystem         "ext4" | "xfs", default "ext4": filesystem made on each target disk
 //   lvm                boolean, default false: rebuild each target disk as one PV, VG vgX and an LV per mount point
 //   separate_boot      boolean, default false: a separate /boot partition on the system disk (LVM needs one)
+//   block_replication  mount points copied by block, not by file: "/" and/or data disk src_paths, default []
 import { z } from "zod";
 
 export const PLATFORMS = [
@@ -80,6 +81,8 @@ export const UserConfigSchema = z.object({
   filesystem: z.enum(TARGET_FILESYSTEMS),
   lvm: z.boolean(),
   separate_boot: z.boolean(),
+  /** Mount points ("/" or a data disk's src_path) whose partition is copied block by block. */
+  block_replication: z.array(z.string()),
 });
 /** A validated user_config.json with defaults filled in. */
 export type UserConfig = z.infer<typeof UserConfigSchema>;
@@ -108,6 +111,7 @@ const KNOWN_FIELDS = new Set([
   "filesystem",
   "lvm",
   "separate_boot",
+  "block_replication",
 ]);
 const KNOWN_DISK_FIELDS = new Set(["data_disk_index", "data_disk_size", "src_path"]);
 
@@ -320,6 +324,17 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
   const streams = int(c, "Config.InvalidParallelStreams", "parallel_streams", get("parallel_streams", DEFAULT_PARALLEL_STREAMS), { min: 1, max: 16 }, "");
   const bootMode = oneOf(c, "Config.InvalidBootMode", "boot_mode", get("boot_mode", "auto"), BOOT_MODES);
   const filesystem = oneOf(c, "Config.InvalidFilesystem", "filesystem", get("filesystem", "ext4"), TARGET_FILESYSTEMS);
+  const blockRaw = get("block_replication", []);
+  const diskPaths = new Set((dataDisks ?? []).map((d) => d.src_path));
+  let blockReplication: string[] | undefined;
+  if (!Array.isArray(blockRaw) || blockRaw.some((m) => typeof m !== "string")) {
+    c.add("Config.InvalidBlockReplication", "block_replication", blockRaw, 'a list of mount points, e.g. ["/", "/mnt/disk1"]');
+  } else {
+    blockReplication = [...new Set(blockRaw as string[])];
+    for (const m of blockReplication) {
+      if (m !== "/" && !diskPaths.has(m)) c.add("Config.InvalidBlockReplication", "block_replication", m, '"/" or the src_path of a data disk');
+    }
+  }
 
   if (c.problems.length > 0) return { config: undefined, problems: c.problems, warnings };
   const config = UserConfigSchema.parse({
@@ -339,6 +354,7 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
     filesystem,
     lvm,
     separate_boot: separateBoot,
+    block_replication: blockReplication,
   });
   return { config, problems: [], warnings };
 }

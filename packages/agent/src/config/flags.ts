@@ -32,6 +32,7 @@ export interface MigrateFlags {
   streams?: string;
   lvm?: boolean;
   separateBoot?: boolean;
+  blockPartitions?: string;
   yes?: boolean;
 }
 
@@ -62,6 +63,10 @@ const OPTIONS: readonly [flags: string, description: string][] = [
   ["--streams <n>", "parallel rsync streams 1-16 (overrides parallel_streams, default 4)"],
   ["--lvm", "rebuild each target disk as one LVM PV with VG vgX and an LV lvY per mount point; needs --separate-boot (overrides lvm)"],
   ["--separate-boot", "give the system disk a separate /boot partition (overrides separate_boot)"],
+  [
+    "--block-partitions <list>",
+    'copy these mount points by block instead of by file, comma-separated: "/" and/or data disk src_paths; each must be its own ext4, xfs or vfat partition, keeps its size (the target may be larger and the filesystem is grown), takes no excludes (overrides block_replication)',
+  ],
   ["--yes", "answer yes to every question (install rsync, relax SELinux)"],
 ];
 

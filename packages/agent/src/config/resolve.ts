@@ -152,6 +152,13 @@ export function resolveMigrateConfig(input: { workdir?: string; flags?: MigrateF
   if (flags.checksum) raw.checksum = true;
   if (flags.lvm) raw.lvm = true;
   if (flags.separateBoot) raw.separate_boot = true;
+  if (flags.blockPartitions !== undefined) {
+    raw.block_replication = flags.blockPartitions
+      .split(",")
+      .map((m) => m.trim())
+      .filter((m) => m !== "");
+    fromFlag.set("block_replication", "--block-partitions");
+  }
   if (flags.datadisks !== undefined) {
     const parsed = parseDataDisksFlag(flags.datadisks);
     problems.push(...parsed.problems);
