@@ -39,8 +39,18 @@ export async function ensureAdminKey(db: Database, fromEnv?: string): Promise<En
   });
 }
 
-/** The key's id when `key` is a known API key, else null. */
+/**
+ * The key's id when `key` is a known API key, else null. Its last use is
+ * written at most once a minute, so reading the API does not write the
+ * database on every request.
+ */
 export async function findApiKey(db: Queryable, key: string): Promise<string | null> {
-  const rows = await db.query<{ key_id: string }>("update api_keys set last_used_at = now() where key_hash = $1 returning key_id", [hashSecret(key)]);
-  return rows[0]?.key_id ?? null;
+  const rows = await db.query<{ key_id: string; stale: boolean }>(
+    "select key_id, (last_used_at is null or last_used_at < now() - interval '1 minute') as stale from api_keys where key_hash = $1",
+    [hashSecret(key)],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.stale) await db.query("update api_keys set last_used_at = now() where key_id = $1", [row.key_id]);
+  return row.key_id;
 }
