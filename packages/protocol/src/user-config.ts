@@ -331,7 +331,8 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
     c.add("Config.InvalidBlockReplication", "block_replication", blockRaw, 'a list of mount points, e.g. ["/", "/mnt/disk1"]');
   } else {
     blockReplication = [...new Set(blockRaw as string[])];
-    for (const m of blockReplication) {
+    // Without valid data disks there is nothing to check the paths against (their own problem is reported).
+    for (const m of dataDisks === undefined ? [] : blockReplication) {
       if (m !== "/" && !diskPaths.has(m)) c.add("Config.InvalidBlockReplication", "block_replication", m, '"/" or the src_path of a data disk');
     }
   }
