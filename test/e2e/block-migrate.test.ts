@@ -1,0 +1,113 @@
+// `hoist migrate` with a data disk copied by block: a real Debian 12 source
+// (the cached debootstrap tree under an overlay) whose /mnt/disk1 is its own
+// xfs partition on a loop device, mounted and in use. The run must end with
+// an image whose disk1 carries the source's filesystem (same UUID, grown to
+// the larger target disk, xfs_repair clean) with every file equal.
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseEverythingUnder } from "../helpers/cleanup";
+import { debianFixture } from "../helpers/debian-fixture";
+import { buildFidelityTree, compareTrees } from "../helpers/tree";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HOIST = join(ROOT, "apps/hoist/bin/hoist");
+const MiB = 2 ** 20;
+const base = mkdtempSync("/var/tmp/hoist-block-migrate-");
+const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const source = join(base, "source");
+const workdir = join(base, "work");
+const IMAGE = "debian12-block-disk";
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+let dataDevice = "";
+let dataUuid = "";
+
+function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function writeConfig(extra: Record<string, unknown> = {}): void {
+  writeFileSync(
+    join(workdir, "user_config.json"),
+    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra }),
+  );
+}
+
+beforeAll(async () => {
+  const fixture = await debianFixture();
+  for (const d of ["upper", "ovl-work", "source"]) mkdirSync(join(base, d), { recursive: true });
+  sh("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl-work")}`, source]);
+  const image = join(base, "disk1.img");
+  sh("truncate", ["-s", String(700 * MiB), image]);
+  sh("mkfs.xfs", ["-f", "-q", image]);
+  dataDevice = sh("losetup", ["--find", "--show", image]).trim();
+  dataUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", dataDevice]).trim();
+  const mnt = join(source, "mnt", "disk1");
+  mkdirSync(mnt, { recursive: true });
+  sh("mount", [dataDevice, mnt]);
+  mkdirSync(join(mnt, "tree"));
+  buildFidelityTree(join(mnt, "tree"));
+  for (let i = 0; i < 6; i++) writeFileSync(join(mnt, `blob-${i}.bin`), randomBytes(16 * MiB));
+  mkdirSync(workdir, { recursive: true });
+  writeConfig();
+}, 20 * 60_000);
+
+afterAll(() => {
+  releaseEverythingUnder(base, env.HOIST_HOME);
+});
+
+describe("hoist migrate with a data disk copied by block", () => {
+  it("refuses block partitions that are not / or a data disk, and block partitions with excludes", () => {
+    const bad = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/srv", "--copy-only"]);
+    expect(bad.status).toBe(1);
+    expect(`${bad.stdout}${bad.stderr}`).toContain("Config.InvalidBlockReplication");
+    mkdirSync(join(workdir, "Excludes"), { recursive: true });
+    writeFileSync(join(workdir, "Excludes", "rsync_excludes_linux_disk1.txt"), "/tree/odd/*\n");
+    const excluded = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/mnt/disk1", "--copy-only"]);
+    expect(excluded.status).toBe(1);
+    expect(`${excluded.stdout}${excluded.stderr}`).toContain("Config.BlockWithExcludes");
+    writeFileSync(join(workdir, "Excludes", "rsync_excludes_linux_disk1.txt"), "");
+    expect(hoist(["migrate", "--help"]).stdout).toContain("--block-partitions");
+  });
+
+  it("makes an image whose data disk is the source's xfs, grown, clean and equal file by file", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/mnt/disk1", "--no-verify", "--compression", "1"]);
+    expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
+    expect(r.stdout).toContain("by block");
+    expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
+    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as { disks: { key: string; file: string }[]; mounts: { mountPoint: string }[] };
+    expect(manifest.disks.map((d) => d.key).sort()).toEqual(["disk1", "system"]);
+    expect(manifest.mounts.map((m) => m.mountPoint).sort()).toEqual(["/", "/mnt/disk1"]);
+
+    // The image's static check finds every fstab UUID (the block disk kept the source's) on its disks.
+    const check = hoist(["image", "check", IMAGE]);
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+
+    // Open the image's data disk the way a user would check it.
+    const disk = manifest.disks.find((d) => d.key === "disk1")!;
+    const qcow = disk.file.startsWith("/") ? disk.file : join(env.HOIST_IMAGE_STORE, IMAGE, disk.file);
+    const raw = join(base, "disk1-from-image.raw");
+    sh("qemu-img", ["convert", "-O", "raw", qcow, raw]);
+    const part = (JSON.parse(sh("sfdisk", ["-J", raw])) as { partitiontable: { partitions: { start: number; size: number }[] } }).partitiontable.partitions[0]!;
+    const loop = sh("losetup", ["--find", "--show", "--read-only", "--offset", String(part.start * 512), "--sizelimit", String(part.size * 512), raw]).trim();
+    try {
+      expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", loop]).trim()).toBe(dataUuid);
+      expect(spawnSync("xfs_repair", ["-n", loop]).status).toBe(0);
+      const mnt = join(base, "image-disk1");
+      mkdirSync(mnt);
+      sh("mount", ["-o", "ro,nouuid", loop, mnt]);
+      try {
+        expect(compareTrees(join(source, "mnt", "disk1"), mnt)).toEqual([]);
+        const size = Number(sh("df", ["-B1", "--output=size", mnt]).split("\n")[1]?.trim());
+        expect(size).toBeGreaterThan(900 * MiB);
+      } finally {
+        sh("umount", [mnt]);
+      }
+    } finally {
+      spawnSync("losetup", ["-d", loop]);
+    }
+  });
+});
