@@ -151,7 +151,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
       const q = provider({ target: { kind: "ens", ensRegionId: region, transitBucket: "transit" } });
       const e = await q.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: pl, inventory: inv }).catch((x: unknown) => x as HoistError);
       if ((e as HoistError).code !== "Ens.LimitExceeded") return [(e as HoistError).code];
-      return ((e as HoistError).details?.["problems"] as { code: string }[]).map((x) => x.code);
+      return ((e as HoistError).details?.["problems"] as { code: string }[] | undefined)?.map((x) => x.code) ?? [];
     };
     expect(await limits(plan([10, 10, 10, 10, 10]), inventory())).toEqual(["Ens.TooManyDataDisks"]);
     expect(await limits(plan([501]), inventory())).toEqual(["Ens.DataDiskTooLarge"]);
@@ -175,7 +175,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     const check = async (id: string, pl: TargetPlan) => {
       const e = await provider({ target: { kind: "instance", instanceId: id } }).createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: pl, inventory: inventory() }).catch((x: unknown) => x as HoistError);
       expect((e as HoistError).code).toBe("Destination.Unsuitable");
-      return ((e as HoistError).details?.["problems"] as { code: string }[]).map((x) => x.code);
+      return ((e as HoistError).details?.["problems"] as { code: string }[] | undefined)?.map((x) => x.code) ?? [];
     };
     expect(await check(tooSmall, plan([40], 30))).toEqual(["Destination.TooFewDataDisks", "Destination.DiskTooSmall"]);
     expect(await check(windows, plan([20]))).toEqual(["Destination.OsMismatch"]);

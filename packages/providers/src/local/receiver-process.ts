@@ -37,14 +37,23 @@ function readFacts(stateDir: string): ReceiverFacts | null {
 /** GET /v1/health with the pinned fingerprint; true when the receiver answers. */
 export function receiverHealthy(host: string, port: number, fingerprint: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: "/v1/health", method: "GET", rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+    // A fresh connection each time (no keep-alive pool): a pooled socket the receiver already dropped can leave a check unanswered.
+    const guard = setTimeout(() => {
+      req.destroy();
+      resolve(false);
+    }, timeoutMs + 1000);
+    const req = request({ host, port, path: "/v1/health", method: "GET", rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
+      clearTimeout(guard);
       const cert = (res.socket as import("node:tls").TLSSocket).getPeerCertificate?.();
       const seen = cert?.raw ? createHash("sha256").update(cert.raw).digest("hex") : "";
       res.resume();
       resolve(res.statusCode === 200 && seen === fingerprint);
     });
     req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(false));
+    req.on("error", () => {
+      clearTimeout(guard);
+      resolve(false);
+    });
     req.end();
   });
 }
