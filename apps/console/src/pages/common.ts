@@ -18,6 +18,9 @@ const TONES: Record<string, string> = {
   failed: "bad",
   Expired: "muted",
   Deleting: "muted",
+  done: "ok",
+  Critical: "bad",
+  Warning: "warn",
 };
 
 export function badge(text: string, title?: string): HTMLElement {

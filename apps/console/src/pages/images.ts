@@ -58,12 +58,21 @@ export function renderImages(root: HTMLElement, live: LiveData): void {
   root.addEventListener("page:leave", () => off(), { once: true });
 }
 
+/** A serial console's text without its terminal control sequences (colours, cursor moves, resets). */
+export function plainText(log: string): string {
+  return log
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, "")
+    .replace(/\x1b[()][0-9A-Za-z]|\x1b[=>c78]/g, "")
+    .replace(/\r(?!\n)/g, "\n")
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, "");
+}
+
 function findingsList(findings: Finding[]): HTMLElement {
   if (findings.length === 0) return h("p", { class: "ok-text", role: "status" }, "Image check passed: nothing found that would stop it booting.");
   return h(
     "ul",
     { class: "findings", role: "status" },
-    findings.map((f) => h("li", {}, badge(f.severity === "Critical" ? "failed" : "skipped", f.severity), " ", h("strong", {}, f.code), " ", f.message, h("div", { class: "fix" }, `Fix: ${f.fix}`))),
+    findings.map((f) => h("li", {}, badge(f.severity), " ", h("strong", {}, f.code), " ", f.message, h("div", { class: "fix" }, `Fix: ${f.fix}`))),
   );
 }
 
@@ -137,7 +146,7 @@ export function renderImage(root: HTMLElement, live: LiveData, name: string, reg
                   h(
                     "li",
                     {},
-                    badge(s.ok ? "booted" : "failed", s.ok ? "done" : "failed"),
+                    badge(s.ok ? "done" : "failed"),
                     " ",
                     h("strong", {}, s.name),
                     s.detail ? ` — ${s.detail}` : "",
@@ -152,9 +161,14 @@ export function renderImage(root: HTMLElement, live: LiveData, name: string, reg
           "section",
           { class: "card", "aria-labelledby": "log-h" },
           h("h2", { id: "log-h" }, "Boot console log"),
-          d?.consoleLog ? h("pre", { class: "console-log", tabindex: 0, "aria-label": "Serial console of the boot check (its end)" }, d.consoleLog) : h("p", { class: "hint" }, "No console log: the image was not booted."),
+          d?.consoleLog ? h("pre", { class: "console-log", tabindex: 0, "aria-label": "Serial console of the boot check (its end)" }, plainText(d.consoleLog)) : h("p", { class: "hint" }, "No console log: the image was not booted."),
         ),
       );
+    })
+    .then(() => {
+      // The end of the log is where the boot check decided.
+      const log = body.querySelector("pre.console-log");
+      if (log) log.scrollTop = log.scrollHeight;
     })
     .catch((e: unknown) => fill(body, errorFrom(e), h("p", {}, h("a", { href: "#/images" }, "Back to images"))));
 }

@@ -93,10 +93,13 @@ function modifyDialog(j: ReplicationJob, live: LiveData): void {
 
 function progress(j: ReplicationJob): HTMLElement {
   const label = `${j.Progress} %`;
+  // Set through the style property: the page's content policy refuses style attributes.
+  const bar = h("div", { class: "bar" });
+  bar.style.width = `${j.Progress}%`;
   return h(
     "div",
     { class: "progress-cell" },
-    h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": j.Progress, "aria-label": `Progress of ${j.Name}` }, h("div", { class: "bar", style: `width:${j.Progress}%` })),
+    h("div", { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": j.Progress, "aria-label": `Progress of ${j.Name}` }, bar),
     h("span", { class: "pct" }, label),
     j.Transfer ? h("div", { class: "sub" }, `${bytes(j.Transfer.BytesDone)} of ${bytes(j.Transfer.BytesTotal)}`) : null,
   );
@@ -138,7 +141,8 @@ function jobCard(j: ReplicationJob, live: LiveData, sourceName: string | undefin
       { class: "job-head" },
       h("h2", { id: `job-${j.JobId}` }, j.Name),
       badge(j.Status),
-      j.BusinessStatus ? h("span", { class: "business" }, j.BusinessStatus) : null,
+      // BusinessStatus says where a run is (or where it stopped); a finished run has none left to show.
+      j.BusinessStatus && ["Running", "Stopped", "InError"].includes(j.Status) ? h("span", { class: "business" }, j.BusinessStatus) : null,
       h("span", { class: "sub" }, `${j.JobId} · source ${sourceName ?? j.SourceId}${j.RunOnce ? "" : ` · every ${j.Frequency} h, run ${j.RunCount}`}`),
     ),
     h(

@@ -42,7 +42,6 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
   const slots = new Map<string, Slot>();
   const L = JOB_LIMITS;
   let submitted = false;
-  const touched = new Set<string>();
   let currentGroup: HTMLDetailsElement | null = null;
 
   const slot = (field: string, focus: () => HTMLElement | null): HTMLElement => {
@@ -276,7 +275,7 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
 
   const show = (issues: FieldIssue[]) => {
     for (const [field, s] of slots) {
-      const mine = issues.filter((i) => i.field === field && (submitted || touched.has(field)));
+      const mine = issues.filter((i) => i.field === field);
       fill(s.error, ...mine.map((i) => h("p", {}, h("span", { class: "code" }, i.error.code), " ", i.error.message, i.error.fix ? h("span", { class: "fix" }, ` Fix: ${i.error.fix}`) : null)));
       for (const c of el.querySelectorAll<HTMLElement>(`[data-field="${field}"]`)) if (c instanceof HTMLInputElement || c instanceof HTMLSelectElement || c instanceof HTMLTextAreaElement) c.setAttribute("aria-invalid", mine.length ? "true" : "false");
       if (mine.length && s.group) s.group.open = true;
@@ -285,8 +284,10 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
 
   const validate = (): FieldIssue[] => {
     const issues = formIssues(source, form);
-    show(issues);
-    if (submitted) drawSummary(issues);
+    if (submitted) {
+      show(issues);
+      drawSummary(issues);
+    }
     return issues;
   };
 
@@ -328,18 +329,16 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
     );
   };
 
-  el.addEventListener("change", (ev) => {
-    const f = (ev.target as HTMLElement).dataset["field"];
-    if (f) touched.add(f);
+  // Problems show once the form is submitted; from then on they update as the person types or picks,
+  // never on leaving a field (a message appearing then would move the button about to be clicked).
+  const recheck = (ev: Event) => {
+    if (!submitted) return;
+    const t = ev.target as HTMLElement;
+    if (ev.type === "change" && t instanceof HTMLInputElement && t.type !== "checkbox") return;
     validate();
-  });
-  el.addEventListener("focusout", (ev) => {
-    const f = (ev.target as HTMLElement).dataset?.["field"];
-    if (f) {
-      touched.add(f);
-      validate();
-    }
-  });
+  };
+  el.addEventListener("input", recheck);
+  el.addEventListener("change", recheck);
   el.addEventListener("submit", (ev) => {
     ev.preventDefault();
     submitted = true;
