@@ -237,7 +237,7 @@ describe("the web console", () => {
   }, 25 * 60_000);
 
   it("shows the image's verification, boot log and conversion report, and deletes the image and the source", async () => {
-    await page.getByRole("link", { name: "Images" }).click();
+    await page.getByRole("link", { name: "Images", exact: true }).click();
     const row = page.locator('tr[data-image="web-console"]');
     await row.waitFor();
     expect(await row.innerText()).toContain("booted");
@@ -262,7 +262,7 @@ describe("the web console", () => {
     expect(existsSync(join(images, "web-console"))).toBe(false);
     await shot("14-images-empty");
 
-    await page.getByRole("link", { name: "Sources" }).click();
+    await page.getByRole("link", { name: "Sources", exact: true }).click();
     const source = page.locator("tr[data-source-id]");
     await until("the source to be free again", async () => (await source.innerText()).includes("Available"), 60_000);
     await source.getByRole("button", { name: "Delete" }).click();

@@ -33,9 +33,7 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "—";
   const s = Math.round((now - t) / 1000);
-  if (s < 5) return "just now";
-  if (s < 0) return `in ${duration(-s)}`;
-  return `${duration(s)} ago`;
+  return s < 5 ? "just now" : `${duration(s)} ago`;
 }
 
 export function when(iso: string | null | undefined): string {

@@ -156,5 +156,16 @@ export function renderSources(root: HTMLElement, live: LiveData, go: (hash: stri
   };
   draw();
   const off = live.subscribe(draw);
-  root.addEventListener("page:leave", () => off(), { once: true });
+  // "5 s ago" keeps counting while nothing changes (a source that stopped heartbeating sends nothing).
+  const tick = window.setInterval(() => {
+    for (const t of body.querySelectorAll("time[datetime]")) t.textContent = ago(t.getAttribute("datetime"));
+  }, 2000);
+  root.addEventListener(
+    "page:leave",
+    () => {
+      off();
+      clearInterval(tick);
+    },
+    { once: true },
+  );
 }

@@ -37,6 +37,7 @@ export function registerServerCommand(program: Command): void {
     .option("--image-store <dir>", "where the local provider keeps images (default: $HOIST_IMAGE_STORE, else <HOIST_HOME>/images)")
     .option("--verify-timeout <seconds>", "longest wait for an image's boot check", wholeNumber(60, 7200), 900)
     .option("--no-jobs", "serve the API only: no provider, no background work (replication jobs cannot run)")
+    .option("--max-event-streams <n>", "most live-update streams (GET /v1/events) open at once; consoles beyond it poll", wholeNumber(0, 10000), 50)
     .addOption(new Option("--hour-seconds <n>", "length of one hour of a job's Frequency, for tests").argParser(wholeNumber(1, 3600)).default(3600).hideHelp())
     .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
     .addHelpText(
@@ -78,6 +79,7 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
         verifyTimeout: number;
         jobs: boolean;
         hourSeconds: number;
+        maxEventStreams: number;
       }) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
@@ -103,6 +105,7 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
           verifyTimeoutSeconds: opts.verifyTimeout,
           hourSeconds: opts.hourSeconds,
           consoleDir: consoleDir(),
+          events: { maxClients: opts.maxEventStreams },
         }).catch(async (e: unknown) => {
           await db.close().catch(() => {});
           throw e;
