@@ -179,6 +179,16 @@ export function runJobTransitionTests(dbs: JobApiDbs): void {
       ]);
     });
 
+    it("retry after a failed copy spends the failed agent task, so the job hands out a new one where it stopped", async () => {
+      const { jobId, sourceId } = await h.createJob();
+      const failed = await createTask(h.db, { jobId, sourceId, run: 1 }, { kind: "transfer", disks: [] });
+      await h.db.query("update agent_tasks set state = 'failed' where task_id = $1", [failed]);
+      await h.db.query("update replication_jobs set status = 'InError', business_status = 'Syncing', current_run = 1, error_code = 'Transfer.Failed' where job_id = $1", [jobId]);
+      const r = await h.a.call("POST", `/v1/jobs/${jobId}/retry`);
+      expect(r).toMatchObject({ status: 200, body: { Status: "Running", BusinessStatus: "Syncing", ErrorCode: null } });
+      expect((await h.db.query<{ state: string }>("select state from agent_tasks where task_id = $1", [failed]))[0]?.state).toBe("cancelled");
+    });
+
     it("a running copy's progress shows on the job, with speed and time remaining, and the agent hears the current settings", async () => {
       const { sourceId, agentToken } = await h.newSource();
       const { jobId } = await h.createJob({ SourceId: sourceId, RateLimit: 40 });

@@ -271,7 +271,7 @@ export class Orchestrator implements JobWork {
       case "Preparing":
         return this.preparing(job, s);
       case "Syncing":
-        return this.syncing(job);
+        return this.syncing(job, s);
       case "Processing":
         return this.processing(job, s);
       case "Cleaning":
@@ -323,7 +323,7 @@ export class Orchestrator implements JobWork {
           fix: "Delete that image (hoist image rm) or create the job again with another ImageName, then retry.",
         });
       }
-      const instance = await this.instanceOf(job, s);
+      const instance = await this.instanceOf(job, s, plan, inventory);
       const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 30 * 60_000 });
       let receiverJobId = job.receiver_job_id;
       if (!receiverJobId) {
@@ -336,27 +336,43 @@ export class Orchestrator implements JobWork {
     return this.moveTo(job, "Syncing");
   }
 
-  /** The job's intermediate instance: found again, or started now (and recorded at once). */
-  private async instanceOf(job: JobRow, s: ReplicationJobSettings): Promise<IntermediateInstance> {
+  /**
+   * The job's intermediate instance: found again, or started now (and recorded
+   * at once). One released outside hoist cannot be used again: the job forgets
+   * it and goes back to Preparing, so a retry starts a new instance and copies
+   * the source again from the start.
+   */
+  private async instanceOf(job: JobRow, s: ReplicationJobSettings, plan: TargetPlan, inventory: SourceInventory): Promise<IntermediateInstance> {
     if (job.instance_id) {
       const found = await this.provider.findIntermediateInstance(job.instance_id);
-      if (!found) {
-        throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${job.instance_id} of this job no longer exists`, {
-          fix: "It was released outside hoist. Cancel the job and create it again.",
-        });
-      }
-      return found;
+      if (found) return found;
+      await this.db.transaction(async (tx) => {
+        await tx.query(
+          `update replication_jobs set instance_id = null, receiver_job_id = null, business_status = 'Preparing', bytes_done = 0, speed_bps = 0, updated_at = now()
+           where job_id = $1 and instance_id = $2`,
+          [job.job_id, job.instance_id],
+        );
+        await cancelJobTasks(tx, job.job_id);
+      });
+      this.log.warn("the intermediate instance is gone", { jobId: job.job_id, instanceId: job.instance_id });
+      throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${job.instance_id} of this job no longer exists: it was released outside hoist`, {
+        fix: "Retry the job: hoist starts a new intermediate instance and copies the source again from the start.",
+        retryable: true,
+      });
     }
-    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, label: job.job_id });
+    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, label: job.job_id, plan, inventory });
     await this.db.query("update replication_jobs set instance_id = $2, updated_at = now() where job_id = $1", [job.job_id, instance.instanceId]);
     this.log.info("intermediate instance started", { jobId: job.job_id, instanceId: instance.instanceId });
     return instance;
   }
 
-  private async syncing(job: JobRow): Promise<boolean> {
+  private async syncing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
     const task = await latestTask(this.db, job.job_id, job.current_run, "transfer");
-    if (!task || task.state === "cancelled") {
-      const plan = json<TargetPlan>(job.plan);
+    const plan = json<TargetPlan>(job.plan);
+    if (!task || task.state === "cancelled" || task.state === "failed") {
+      // Nothing to send to when the intermediate instance is gone (this throws IntermediateInstance.Released).
+      await this.instanceOf(job, s, plan, json<SourceInventory>(job.inventory));
+      if (task?.state === "failed") throw errorOfTask(task.result, "Transfer.Failed");
       await createTask(
         this.db,
         { jobId: job.job_id, sourceId: job.source_id, run: job.current_run },
@@ -368,18 +384,17 @@ export class Orchestrator implements JobWork {
       await this.db.query("update replication_jobs set bytes_total = $2 where job_id = $1", [job.job_id, plan.disks.reduce((n, d) => n + d.usedBytes, 0)]);
       return false;
     }
-    if (task.state === "failed") throw errorOfTask(task.result, "Transfer.Failed");
     if (task.state !== "done") return false;
     return this.moveTo(job, "Processing", ", bytes_done = greatest(bytes_done, bytes_total), speed_bps = 0");
   }
 
   private async processing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
-    const instance = await this.instanceOf(job, s);
+    const inventory = json<SourceInventory>(job.inventory);
+    const plan = json<TargetPlan>(job.plan);
+    const instance = await this.instanceOf(job, s, plan, inventory);
     const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 60 * 60_000 });
     const rid = job.receiver_job_id;
     if (!rid) throw new HoistError("Internal.Error", "the job has no receiver job", { fix: "Cancel the job and create it again." });
-    const inventory = json<SourceInventory>(job.inventory);
-    const plan = json<TargetPlan>(job.plan);
     const image = runImageName(s, job.current_run);
     const { report, disks } = await this.logStep(job, "convert", async () => {
       // A retry after detach prepares the disks again before converting.
@@ -392,7 +407,7 @@ export class Orchestrator implements JobWork {
     await this.logStep(job, "image", async () => {
       // Only an image this job was making (pending_image) is replaced.
       if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
-      await this.provider.createImage({ name: image, region: s.RegionId, disks, plan, inventory, conversion: report });
+      await this.provider.createImage({ name: image, region: s.RegionId, disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
     });
     let verification: "booted" | "failed" | "skipped" = "skipped";
     let bootSeconds: number | null = null;

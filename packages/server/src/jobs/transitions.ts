@@ -61,6 +61,8 @@ async function run(db: Database, work: JobWork, jobId: string, from: JobStatus[]
     };
     throw invalidStatus(jobId, r, `${action} needs a job that is ${from.join(", ")}`, hint[r.status] ?? `${action[0]?.toUpperCase()}${action.slice(1)} works on a job that is ${from.join(" or ")}.`);
   }
+  // The agent task that failed is spent: the job hands out a new one where it stopped.
+  await db.query("update agent_tasks set state = 'cancelled', updated_at = now() where job_id = $1 and state = 'failed'", [jobId]);
   await startWork(db, work, jobId);
   return latest(db, moved[0]);
 }
