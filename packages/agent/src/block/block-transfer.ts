@@ -318,13 +318,27 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
     } else if (consistency === "frozen" && mount) {
       const maxLive = Math.max(1, o.maxLivePasses ?? 4);
       const settle = o.settleBytes ?? 64 * 1024 * 1024;
-      let map = firstMap;
+      // XFS keeps recent metadata in its log and its own buffers, not yet in place on the device: its
+      // allocation map is read under a freeze of a moment, so live passes read what is really in use.
+      const liveMap = async (): Promise<AllocationMap> => {
+        if (fs !== "xfs") {
+          await dropDeviceCache(o.source);
+          return readAllocation(o.source, fs);
+        }
+        const brief = await freezeFilesystem(mount.target, 10_000, silentLogger);
+        try {
+          await dropDeviceCache(o.source);
+          return await readAllocation(o.source, fs);
+        } finally {
+          await brief.thaw();
+        }
+      };
+      let map = await liveMap();
       for (let i = 0; i < maxLive; i++) {
         const r = await runPass(o.source, map);
         log.info("live pass done", { pass: passes, changedBytes: r.changedBytes, readBytes: r.read });
         if (i > 0 && r.changedBytes <= settle) break;
-        await dropDeviceCache(o.source);
-        map = await readAllocation(o.source, fs);
+        map = await liveMap();
       }
       const freeze = await freezeFilesystem(mount.target, o.freezeTimeoutMs ?? 60_000, log);
       quiet = true;
