@@ -63,7 +63,8 @@ export function plainText(log: string): string {
   return log
     .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, "")
     .replace(/\x1b[()][0-9A-Za-z]|\x1b[=>c78]/g, "")
-    .replace(/\r(?!\n)/g, "\n")
+    .replace(/\r+\n/g, "\n")
+    .replace(/\r/g, "\n")
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, "");
 }
 
