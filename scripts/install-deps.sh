@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(rsync openssl qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin grub-common
   debootstrap xfsprogs ovmf acl attr dosfstools mtools cpio fdisk e2fsprogs lvm2 util-linux kmod libcap2-bin zstd postgresql
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
