@@ -5,14 +5,14 @@
 // compared file by file with the source by an independent comparer.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { type BlockTransferOptions, type BlockTransferResult, transferPartitionBlocks } from "@hoist/agent";
 import { readJobState } from "@hoist/images";
-import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protocol";
+import { BLOCK_CODEC, BLOCK_RECORD, type CreateJobResponse, type ReceiverReady, type TargetPlan } from "@hoist/protocol";
 import { createLogger } from "@hoist/runtime";
-import { createControlClient } from "@hoist/transport";
+import { connectPinned, createControlClient, encodeChunkHead, encodeFrame, RecordReader, readFrame, writeJsonRecord, writeRecord } from "@hoist/transport";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
@@ -325,4 +325,43 @@ describe("block copy", () => {
     expect(sizes[0]).toBeGreaterThan(20 * GiB);
     expect(sizes[1]).toBeGreaterThan(GiB);
   });
+
+  it("refuses chunks outside the partition, a source larger than the target, and a partition the plan does not copy by block", async () => {
+    const src = makeSource("bounds", "ext4", 64 * MiB);
+    const job = await newJob(src, 1);
+    const session = async (partition: string, sourceBytes: number, chunkOffset?: number): Promise<string> => {
+      const socket = await connectPinned({ host: "127.0.0.1", port: receiver.ready.dataPort, fingerprint: receiver.ready.fingerprint });
+      try {
+        socket.write(encodeFrame({ v: 1, jobId: job.jobId, token: job.token, kind: "block", partition }));
+        const { value, rest } = await readFrame(socket, { timeoutMs: 30_000 });
+        const reply = value as { ok: boolean; code?: string };
+        if (!reply.ok) return reply.code ?? "";
+        const reader = new RecordReader(socket, rest, 64 * MiB);
+        await writeJsonRecord(socket, BLOCK_RECORD.hello, { sourceBytes, chunkBytes: 4 * MiB, fs: "ext4" });
+        let rec = await reader.next(30_000);
+        if (rec?.type === BLOCK_RECORD.manifest && chunkOffset !== undefined) {
+          await writeRecord(socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: chunkOffset, rawLength: 4 * MiB, codec: BLOCK_CODEC.zero, hash: Buffer.alloc(32) }));
+          rec = await reader.next(30_000);
+        }
+        return rec?.type === BLOCK_RECORD.error ? (JSON.parse(rec.payload.toString("utf8")) as { code: string }).code : `record ${rec?.type}`;
+      } finally {
+        socket.destroy();
+      }
+    };
+    // Past the last chunk of the source, and not on a chunk boundary.
+    expect(await session("disk1-p1", 64 * MiB, 64 * MiB)).toBe("Block.OutOfBounds");
+    expect(await session("disk1-p1", 64 * MiB, 3 * MiB)).toBe("Block.OutOfBounds");
+    expect(await session("disk1-p1", 4 * GiB)).toBe("Block.TargetTooSmall");
+    expect(await session("disk9-p1", 64 * MiB)).toBe("Receiver.NotBlockPartition");
+    // Nothing was written: the target still reads as zeros where the chunk would have gone.
+    const head = Buffer.alloc(4096);
+    const fd = openSync(targetDevice(job), "r");
+    try {
+      readSync(fd, head, 0, 4096, 0);
+    } finally {
+      closeSync(fd);
+    }
+    expect(head.equals(Buffer.alloc(4096))).toBe(true);
+  });
 });
+
