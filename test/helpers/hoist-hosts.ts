@@ -52,6 +52,8 @@ export interface ReceiverHost {
   adminToken(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
   exited(): boolean;
+  /** What the receiver wrote on stderr (its log lines and any crash output). */
+  stderr(): string;
 }
 
 function waitReady(proc: ChildProcess, timeoutMs: number): Promise<ReceiverReady> {
@@ -73,7 +75,11 @@ function waitReady(proc: ChildProcess, timeoutMs: number): Promise<ReceiverReady
 }
 
 export async function startReceiverOn(net: TestNet, host: TestHost, controlHost: string, stateDir: string, backend: "dir" | "disk" = "dir"): Promise<ReceiverHost> {
-  const proc = net.spawn(host, process.execPath, [HOIST_MJS, "receiver", "--state-dir", stateDir, "--target-backend", backend, "--log-level", "info"], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = net.spawn(host, process.execPath, [HOIST_MJS, "receiver", "--state-dir", stateDir, "--target-backend", backend, "--log-level", "info"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  proc.stderr!.on("data", (c: Buffer) => {
+    stderr = (stderr + c.toString("utf8")).slice(-2_000_000);
+  });
   let gone = false;
   const exited = new Promise<void>((r) =>
     proc.once("exit", () => {
@@ -94,6 +100,7 @@ export async function startReceiverOn(net: TestNet, host: TestHost, controlHost:
       await exited;
     },
     exited: () => gone,
+    stderr: () => stderr,
   };
 }
 
