@@ -1,9 +1,12 @@
 // Two `hoist server` replicas on one PostgreSQL share a replication job: the
 // job is created through one, its agent reports to the other, one replica is
 // killed (SIGKILL) and started again while the agent copies, and the job still
-// finishes with every step of its run done exactly once.
+// finishes with every step of its run done exactly once. The source's
+// /mnt/disk1 is an xfs partition of its own, copied by block (DataDisks[].Block):
+// the image's data disk carries that very filesystem, grown, with its files.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres } from "../../packages/server/src/db/postgres";
@@ -24,6 +27,10 @@ interface Job {
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-replicas-");
 const home = join(base, "home");
+const images = join(base, "images");
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+let dataUuid = "";
+const blob = randomBytes(8 * 2 ** 20);
 const source = join(base, "source");
 let pg: TestPostgres | undefined;
 let env: NodeJS.ProcessEnv = {};
@@ -50,11 +57,22 @@ async function api<T>(i: number, method: string, path: string, body?: unknown): 
 beforeAll(async () => {
   execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   pg = await startPostgres();
-  env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: join(base, "images") };
+  env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: images };
   const fixture = await debianFixture();
   for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
   execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
   writeFileSync(join(source, "etc/hostname"), "replicated\n");
+  // /mnt/disk1: its own xfs partition (a loop device), mounted and in use while it is copied.
+  const disk1 = join(base, "disk1.img");
+  sh("truncate", ["-s", String(400 * 2 ** 20), disk1]);
+  sh("mkfs.xfs", ["-f", "-q", disk1]);
+  const dev = sh("losetup", ["--find", "--show", disk1]).trim();
+  dataUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", dev]).trim();
+  mkdirSync(join(source, "mnt/disk1"), { recursive: true });
+  sh("mount", [dev, join(source, "mnt/disk1")]);
+  writeFileSync(join(source, "mnt/disk1/blob.bin"), blob);
+  mkdirSync(join(source, "mnt/disk1/etc"));
+  writeFileSync(join(source, "mnt/disk1/etc/app.conf"), "replicated by block\n");
   // The first replica creates the admin key; the second starts with it.
   const first = await replica(0);
   apiKey = first.apiKey as string;
@@ -75,7 +93,14 @@ describe("two hoist server replicas on one PostgreSQL", () => {
   it("finish a job together, each step once, though one of them is killed mid-copy", async () => {
     const sources = await api<{ sources: { sourceId: string }[] }>(0, "GET", "/v1/sources");
     const sourceId = sources.body.sources[0]?.sourceId as string;
-    const created = await api<Job>(1, "POST", "/v1/jobs", { SourceId: sourceId, ImageName: "replicated", SystemDiskSize: 20, RateLimit: 80, VerifyImage: false });
+    const created = await api<Job>(1, "POST", "/v1/jobs", {
+      SourceId: sourceId,
+      ImageName: "replicated",
+      SystemDiskSize: 20,
+      DataDisks: [{ Index: 1, Size: 20, SourcePath: "/mnt/disk1", Block: true }],
+      RateLimit: 80,
+      VerifyImage: false,
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.JobId;
     const poll = (i: number, done: (j: Job) => boolean, ms: number) =>
@@ -104,6 +129,33 @@ describe("two hoist server replicas on one PostgreSQL", () => {
       for (const s of steps) expect(s, `step ${s.step}`).toMatchObject({ n: 1, done: 1 });
     } finally {
       await db.close();
+    }
+
+    // The image's data disk is the source's xfs itself: same UUID, clean, grown to the 20 GiB disk, files equal.
+    const out = join(base, "export");
+    mkdirSync(out);
+    execFileSync(join(import.meta.dirname, "../../apps/hoist/bin/hoist"), ["image", "export", "replicated", "--format", "raw", "--output", join(out, "img.raw"), "--image-store", images], { env: { ...process.env, ...env }, stdio: "pipe" });
+    const raw = join(out, "img-disk1.raw");
+    expect(existsSync(raw), `exported: ${sh("ls", [out])}`).toBe(true);
+    const table = JSON.parse(sh("sfdisk", ["-J", raw])) as { partitiontable: { partitions: { start: number; size: number }[] } };
+    const part = table.partitiontable.partitions[0] as { start: number; size: number };
+    const loop = sh("losetup", ["--find", "--show", "--offset", String(part.start * 512), "--sizelimit", String(part.size * 512), raw]).trim();
+    const mnt = join(out, "mnt");
+    mkdirSync(mnt);
+    try {
+      expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", loop]).trim()).toBe(dataUuid);
+      sh("xfs_repair", ["-n", loop]);
+      sh("mount", ["-o", "ro,nouuid", loop, mnt]);
+      try {
+        expect(readFileSync(join(mnt, "etc/app.conf"), "utf8")).toBe("replicated by block\n");
+        expect(readFileSync(join(mnt, "blob.bin")).equals(blob)).toBe(true);
+        const size = Number(sh("df", ["--output=size", "-B1", mnt]).split("\n")[1]);
+        expect(size).toBeGreaterThan(15 * 2 ** 30);
+      } finally {
+        sh("umount", [mnt]);
+      }
+    } finally {
+      sh("losetup", ["-d", loop]);
     }
   }, 40 * 60_000);
 });

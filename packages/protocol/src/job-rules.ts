@@ -66,6 +66,7 @@ export const CREATE_ERROR_CODES = [
   "ReplicationJob.InvalidSystemDiskParts",
   "ReplicationJob.InvalidDataDisks",
   "ReplicationJob.BlockReplicationUnavailable",
+  "ReplicationJob.BlockWithLvm",
   "ReplicationJob.InvalidBootMode",
   "ReplicationJob.InvalidFilesystem",
   "ReplicationJob.InvalidSeparateBoot",
@@ -270,8 +271,7 @@ function checkDataDisks(v: unknown): ReplicationJobSettings["DataDisks"] {
     if (path === "/") throw invalid("DataDisks", `DataDisks[${i}].SourcePath cannot be "/": the root is the system disk`, fix);
     if (VIRTUAL.some((p) => inside(path, p))) throw invalid("DataDisks", `DataDisks[${i}].SourcePath ${path} is a virtual filesystem, not data`, fix);
     if (block !== undefined && typeof block !== "boolean") throw invalid("DataDisks", `DataDisks[${i}].Block must be true or false`, fix);
-    if (block === true) throw blockUnavailable(`DataDisks[${i}]`);
-    return { Index: index, Size: size === undefined ? null : size, SourcePath: path, Block: false };
+    return { Index: index, Size: size === undefined ? null : size, SourcePath: path, Block: block === true };
   });
   for (const [i, a] of disks.entries()) {
     for (const b of disks.slice(i + 1)) {
@@ -285,8 +285,8 @@ function checkDataDisks(v: unknown): ReplicationJobSettings["DataDisks"] {
 }
 
 function blockUnavailable(where: string): HoistError {
-  return new HoistError("ReplicationJob.BlockReplicationUnavailable", `${where} asks for block-level replication, which this server does not offer yet`, {
-    fix: "Leave Block out (or false): the data is copied file by file.",
+  return new HoistError("ReplicationJob.BlockReplicationUnavailable", `${where} asks for block-level replication of a system disk partition, which jobs do not offer yet`, {
+    fix: "Leave Block out (or false) here: the system disk is copied file by file. A data disk whose SourcePath is a partition of its own can be copied by block.",
   });
 }
 
@@ -426,6 +426,14 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
   const filesystem = take("Filesystem", () => checkEnum("Filesystem", b["Filesystem"], ["ext4", "xfs"] as const, "ext4"), "ext4");
   const separateBoot = has("SeparateBoot") ? take("SeparateBoot", () => checkBoolean("SeparateBoot", b["SeparateBoot"]), false) : false;
   const lvm = has("Lvm") ? take("Lvm", () => checkBoolean("Lvm", b["Lvm"]), false) : false;
+  if (lvm && dataDisks.some((d) => d.Block)) {
+    issues.push({
+      field: "Lvm",
+      error: new HoistError("ReplicationJob.BlockWithLvm", "a data disk copied by block keeps its partition as it is, so it cannot be laid out again as LVM", {
+        fix: "Turn Lvm off, or copy every data disk by file (Block false).",
+      }),
+    });
+  }
 
   const netMode = take(
     "NetMode",

@@ -212,7 +212,19 @@ export const InventoryTaskSchema = z.object({
   /** Folders (absolute on the source) whose used bytes the plan needs: the data disks' SourcePaths. */
   paths: z.array(z.string()),
   bootMode: z.enum(["auto", "bios", "uefi"]),
+  /** Mount points (absolute on the source) to be copied by block: the agent says which partition each is. */
+  blockPaths: z.array(z.string()).optional(),
 });
+
+/** A partition of the source to be copied by block, as the agent found it. */
+export const BlockSourceSchema = z.strictObject({
+  mountPoint: z.string().max(4096),
+  device: z.string().max(4096),
+  fs: z.string().max(32),
+  uuid: z.string().max(64),
+  sourceBytes: z.number().int().min(0),
+});
+export type BlockSourceReport = z.infer<typeof BlockSourceSchema>;
 
 export const TransferDiskSchema = z.object({
   /** The receiver module: "system" or "diskN". */
@@ -222,6 +234,10 @@ export const TransferDiskSchema = z.object({
   /** Paths (absolute on the source) left out of this disk's copy, beyond the default excludes. */
   excludes: z.array(z.string()),
   usedBytes: z.number().int().min(0),
+  /** Partitions of this disk copied by block, before (and instead of) the file copy of the rest. */
+  blockPartitions: z.array(z.object({ partition: z.string(), mountPoint: z.string(), device: z.string() })).optional(),
+  /** True when every partition of the disk is copied by block: there is no file copy. */
+  blockOnly: z.boolean().optional(),
 });
 
 export const TransferTaskSchema = z.object({
@@ -268,6 +284,8 @@ export const TaskResultRequestSchema = z.union([
     ok: z.literal(true),
     /** For inventory tasks. */
     inventory: SourceInventorySchema.optional(),
+    /** For inventory tasks with blockPaths: the partition behind each. */
+    blockSources: z.array(BlockSourceSchema).max(64).optional(),
     /** For transfer tasks: bytes the copy covered, and whether files changed or vanished under it. */
     bytesTotal: z.number().min(0).optional(),
     vanishedFiles: z.boolean().optional(),

@@ -6,6 +6,7 @@
 // the agent's own stop cut short, reports nothing (the server hands it out
 // again, and running a task again is always safe).
 import { join } from "node:path";
+import { type BlockSource, describeBlockSource } from "../block/index";
 import { collectInventory } from "@hoist/images";
 import { type AgentTask, AgentTaskSchema, HoistError, type InventoryTask, isHoistError, type TaskResultRequest, toHoistError } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
@@ -67,7 +68,14 @@ async function runInventoryTask(task: InventoryTask, sourceRoot: string, signal:
   const inventory = await untilAborted(work, signal, stoppedError);
   // The server knows these folders by their paths on the source, whatever folder this agent reads it from.
   const paths = inventory.paths.map((p, i) => ({ path: task.paths[i] ?? p.path, usedBytes: p.usedBytes }));
-  return { ok: true, inventory: { ...inventory, paths } };
+  const blockSources: BlockSource[] = [];
+  for (const p of task.blockPaths ?? []) {
+    if (!p.startsWith("/") || p.split("/").includes("..")) {
+      throw new HoistError("AgentTask.InvalidPath", `the mount point ${JSON.stringify(p)} to copy by block is not an absolute path without ".."`, { fix: "Give data disks' SourcePath as absolute folders on the source, e.g. /data." });
+    }
+    blockSources.push(await untilAborted(describeBlockSource(p, join(root, p)), signal, stoppedError));
+  }
+  return { ok: true, inventory: { ...inventory, paths }, ...(blockSources.length ? { blockSources } : {}) };
 }
 
 export class AgentTaskRunner {

@@ -7,6 +7,7 @@ import { lstatSync, mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import { HoistError, isHoistError, type TaskProgressRequest, TaskProgressResponseSchema, type TaskResultRequest, type TransferSettings, type TransferTask } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
+import { transferPartitionBlocks } from "../block/index";
 import { transferTree } from "../transfer/index";
 import { readExcludes } from "../workdir";
 import type { ControlPlaneClient } from "./control-client";
@@ -193,8 +194,8 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
   try {
     let doneBefore = 0;
     let vanished = false;
-    for (const disk of task.disks) {
-      let counted = 0;
+    // Runs one copy; when new settings arrive it is stopped and run again with them (it resumes).
+    const restartable = async <T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T | null> => {
       for (;;) {
         if (ended.signal.aborted) return null;
         const thisCopy = new AbortController();
@@ -202,36 +203,12 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
         ended.signal.addEventListener("abort", stopCopy, { once: true });
         copy = thisCopy;
         restartWanted = false;
-        const before = counted;
         try {
-          const result = await transferTree({
-            source: join(ctx.sourceRoot, sourcePathOf(disk)),
-            receiver: task.receiver,
-            jobId: task.receiverJobId,
-            token: task.token,
-            module: disk.module,
-            streams: settings.streams,
-            bandwidthKBps: settings.bandwidthKBps,
-            compression: settings.compression,
-            checksum: settings.checksum,
-            excludes: excludes.get(disk.module) ?? [],
-            ...(ctx.tunnel ? { tunnel: ctx.tunnel } : {}),
-            stateFile: join(stateDir, `${fileId}-${disk.module}.json`),
-            logger: log,
-            signal: thisCopy.signal,
-            onProgress: (p) => {
-              counted = Math.min(p.bytesTotal, before + p.bytesDone);
-              meter.update(doneBefore + counted, disk.module);
-            },
-          });
-          vanished ||= result.vanishedFiles;
-          doneBefore += result.bytesTotal;
-          meter.update(doneBefore, disk.module);
-          break;
+          return await work(thisCopy.signal);
         } catch (e) {
           if (ended.signal.aborted) return null;
           if (restartWanted && isHoistError(e) && e.code === "Transfer.Aborted") {
-            log.info("restarting the copy with the new settings", { disk: disk.module, settingsVersion });
+            log.info("restarting the copy with the new settings", { copy: what, settingsVersion });
             continue;
           }
           throw e;
@@ -240,6 +217,62 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
           ended.signal.removeEventListener("abort", stopCopy);
         }
       }
+    };
+    for (const disk of task.disks) {
+      // Partitions copied by block go first: the file copy of the rest lands inside the mounted disk.
+      for (const part of disk.blockPartitions ?? []) {
+        const r = await restartable(part.partition, (signal) =>
+          transferPartitionBlocks({
+            source: part.device,
+            receiver: task.receiver,
+            jobId: task.receiverJobId,
+            token: task.token,
+            partition: part.partition,
+            compression: settings.compression,
+            bandwidthKBps: settings.bandwidthKBps,
+            logger: log,
+            signal,
+            onProgress: (p) => meter.update(doneBefore + p.bytesDone, disk.module),
+          }),
+        );
+        if (!r) return null;
+        log.info("partition copied by block", { partition: part.partition, mountPoint: part.mountPoint, usedBytes: r.usedBytes, bytesSent: r.bytesSent, consistency: r.consistency });
+        doneBefore += r.usedBytes;
+        meter.update(doneBefore, disk.module);
+      }
+      if (disk.blockOnly) {
+        await post();
+        if (ended.signal.aborted) return null;
+        continue;
+      }
+      let counted = 0;
+      const result = await restartable(disk.module, (signal) => {
+        const before = counted;
+        return transferTree({
+          source: join(ctx.sourceRoot, sourcePathOf(disk)),
+          receiver: task.receiver,
+          jobId: task.receiverJobId,
+          token: task.token,
+          module: disk.module,
+          streams: settings.streams,
+          bandwidthKBps: settings.bandwidthKBps,
+          compression: settings.compression,
+          checksum: settings.checksum,
+          excludes: excludes.get(disk.module) ?? [],
+          ...(ctx.tunnel ? { tunnel: ctx.tunnel } : {}),
+          stateFile: join(stateDir, `${fileId}-${disk.module}.json`),
+          logger: log,
+          signal,
+          onProgress: (p) => {
+            counted = Math.min(p.bytesTotal, before + p.bytesDone);
+            meter.update(doneBefore + counted, disk.module);
+          },
+        });
+      });
+      if (!result) return null;
+      vanished ||= result.vanishedFiles;
+      doneBefore += result.bytesTotal;
+      meter.update(doneBefore, disk.module);
       await post();
       if (ended.signal.aborted) return null;
     }

@@ -139,4 +139,12 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: "partitions a job copies by block",
+    statements: [
+      // The agent's report of each data disk copied by block: device, filesystem, UUID, size.
+      "alter table replication_jobs add column block_sources jsonb",
+    ],
+  },
 ];

@@ -5,7 +5,7 @@
 // Transfer tasks carry a receiver token minted at hand-out time: it travels to
 // the agent over TLS and is never stored here.
 import { randomBytes } from "node:crypto";
-import { type AgentTask, HoistError, type TaskProgressRequest, type TaskProgressResponse, type TaskResultRequest, type TransferSettings } from "@hoist/protocol";
+import { type AgentTask, HoistError, type InventoryTask, type TaskProgressRequest, type TaskProgressResponse, type TaskResultRequest, type TransferSettings, type TransferTask } from "@hoist/protocol";
 import type { Queryable } from "../db/database";
 import { json } from "../store/rows";
 
@@ -24,9 +24,7 @@ export interface TaskRow extends Record<string, unknown> {
 }
 
 /** What a task asks for, without the parts filled in at hand-out (ids, token, current settings). */
-export type TaskPayload =
-  | { kind: "inventory"; paths: string[]; bootMode: "auto" | "bios" | "uefi" }
-  | { kind: "transfer"; disks: { module: string; sourcePath: string; excludes: string[]; usedBytes: number }[] };
+export type TaskPayload = Omit<InventoryTask, "taskId" | "jobId"> | { kind: "transfer"; disks: TransferTask["disks"] };
 
 export async function createTask(db: Queryable, job: { jobId: string; sourceId: string; run: number }, payload: TaskPayload): Promise<string> {
   const taskId = `t-${randomBytes(8).toString("hex")}`;

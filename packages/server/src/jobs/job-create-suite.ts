@@ -54,7 +54,7 @@ const INVALID: Case[] = [
   ["one SourcePath twice", { DataDisks: [disk(1, "/data"), disk(2, "/data")] }, "ReplicationJob.InvalidDataDisks"],
   ["a data disk with an unknown field", { DataDisks: [disk(1, "/data", { Fs: "xfs" })] }, "ReplicationJob.InvalidDataDisks"],
   ["a data disk without SourcePath", { DataDisks: [{ Index: 1 }] }, "ReplicationJob.InvalidDataDisks"],
-  ["block replication of a data disk", { DataDisks: [disk(1, "/data", { Block: true })] }, "ReplicationJob.BlockReplicationUnavailable"],
+  ["a data disk copied by block with Lvm on", { DataDisks: [disk(1, "/data", { Block: true })], Lvm: true }, "ReplicationJob.BlockWithLvm"],
   ["block replication of a system disk part", { SystemDiskParts: [{ Path: "/boot", Block: true }] }, "ReplicationJob.BlockReplicationUnavailable"],
   ["a system disk part that is not a mount point", { SystemDiskParts: [{ Path: "/srv" }] }, "ReplicationJob.InvalidSystemDiskParts"],
   ["one system disk part twice", { SystemDiskParts: [{ Path: "/boot" }, { Path: "/boot" }] }, "ReplicationJob.InvalidSystemDiskParts"],
@@ -248,6 +248,15 @@ export function runJobCreateTests(dbs: JobApiDbs): void {
         { Path: "/boot", Block: false },
       ]);
       expect(high.body["Tags"]).toHaveLength(20);
+    });
+
+    it("takes a data disk copied by block and shows it so", async () => {
+      const r = await h.createJob({ DataDisks: [{ Index: 1, SourcePath: "/data", Block: true }, { Index: 2, SourcePath: "/srv" }] });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body["DataDisks"]).toEqual([
+        { Index: 1, Size: null, SourcePath: "/data", Block: true },
+        { Index: 2, Size: null, SourcePath: "/srv", Block: false },
+      ]);
     });
 
     for (const [what, body, code] of INVALID) {

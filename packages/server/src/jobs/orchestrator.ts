@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
 import type { IntermediateInstance, Provider } from "@hoist/providers";
-import { type AgentTask, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
+import { type AgentTask, type BlockSourceReport, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
 import { createControlClient } from "@hoist/transport";
 import type { Database, Queryable } from "../db/database";
@@ -38,6 +38,7 @@ interface JobRow extends Record<string, unknown> {
   instance_id: string | null;
   receiver_job_id: string | null;
   inventory: unknown;
+  block_sources: unknown;
   plan: unknown;
   pending_image: string | null;
 }
@@ -68,13 +69,18 @@ export async function currentTransferSettings(db: Queryable, jobId: string): Pro
   return row ? { settings: transferSettingsOf(json<ReplicationJobSettings>(row.settings)), settingsVersion: row.settings_version } : null;
 }
 
+function blockSourcesOf(job: JobRow): BlockSourceReport[] {
+  return job.block_sources == null ? [] : json<BlockSourceReport[]>(job.block_sources);
+}
+
 /** The image a run makes: the name itself for a one-time job, name-rN for each run of a periodic one. */
 export function runImageName(s: ReplicationJobSettings, run: number): string {
   return s.RunOnce ? s.ImageName : `${s.ImageName}-r${run}`;
 }
 
-function planSettingsOf(s: ReplicationJobSettings, inventory: SourceInventory): PlanSettings {
+function planSettingsOf(s: ReplicationJobSettings, inventory: SourceInventory, blockSources: readonly BlockSourceReport[]): PlanSettings {
   return {
+    blockPartitions: blockSources.map((b) => ({ mountPoint: b.mountPoint, sourceBytes: b.sourceBytes, fs: b.fs, uuid: b.uuid })),
     ...(s.BootMode === "auto" ? {} : { bootMode: s.BootMode }),
     ...(s.SystemDiskSize === null ? {} : { systemDiskGiB: s.SystemDiskSize }),
     fs: s.Filesystem,
@@ -285,7 +291,7 @@ export class Orchestrator implements JobWork {
     if (job.current_run === 0) {
       // A new run: count it, and forget the last run's reading of the source and its progress.
       const rows = await this.db.query(
-        `update replication_jobs set run_count = run_count + 1, current_run = run_count + 1, business_status = 'Preparing', inventory = null,
+        `update replication_jobs set run_count = run_count + 1, current_run = run_count + 1, business_status = 'Preparing', inventory = null, block_sources = null,
            bytes_done = 0, bytes_total = 0, speed_bps = 0, verification = null, started_at = coalesce(started_at, now()), updated_at = now()
          where job_id = $1 and status = 'Running' and current_run = 0 returning job_id`,
         [job.job_id],
@@ -295,14 +301,23 @@ export class Orchestrator implements JobWork {
     if (job.inventory == null) {
       const task = await latestTask(this.db, job.job_id, job.current_run, "inventory");
       if (!task || task.state === "cancelled") {
-        await createTask(this.db, { jobId: job.job_id, sourceId: job.source_id, run: job.current_run }, { kind: "inventory", paths: s.DataDisks.map((d) => d.SourcePath), bootMode: s.BootMode });
+        const blockPaths = s.DataDisks.filter((d) => d.Block).map((d) => d.SourcePath);
+        await createTask(
+          this.db,
+          { jobId: job.job_id, sourceId: job.source_id, run: job.current_run },
+          { kind: "inventory", paths: s.DataDisks.map((d) => d.SourcePath), bootMode: s.BootMode, ...(blockPaths.length ? { blockPaths } : {}) },
+        );
         return false;
       }
       if (task.state === "failed") throw errorOfTask(task.result, "Inventory.Failed");
       if (task.state !== "done") return false;
       const inventory = taskResult(task);
       if (!inventory?.ok || !inventory.inventory) throw new HoistError("Inventory.Failed", "the agent reported no inventory", { fix: "Retry the job." });
-      await this.db.query("update replication_jobs set inventory = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(inventory.inventory)]);
+      await this.db.query("update replication_jobs set inventory = $2::jsonb, block_sources = $3::jsonb where job_id = $1", [
+        job.job_id,
+        JSON.stringify(inventory.inventory),
+        JSON.stringify(inventory.blockSources ?? []),
+      ]);
       return true;
     }
     const inventory = json<SourceInventory>(job.inventory);
@@ -312,7 +327,7 @@ export class Orchestrator implements JobWork {
         // Later runs (and retries) copy into the disks the first run laid out.
         plan = json<TargetPlan>(job.plan);
       } else {
-        const wanted = planSettingsOf(s, inventory);
+        const wanted = planSettingsOf(s, inventory, blockSourcesOf(job));
         plan = makePlan(inventory, wanted);
         if (wanted.lvm && !plan.lvm) this.log.warn("LVM re-layout does not take effect", { jobId: job.job_id, reason: lvmFallbackReason(inventory, wanted) ?? "unknown" });
         await this.db.query("update replication_jobs set plan = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(plan)]);
@@ -378,7 +393,21 @@ export class Orchestrator implements JobWork {
         { jobId: job.job_id, sourceId: job.source_id, run: job.current_run },
         {
           kind: "transfer",
-          disks: plan.disks.map((d) => ({ module: d.key, sourcePath: d.key === "system" ? "/" : d.sourcePath, excludes: [], usedBytes: d.usedBytes })),
+          disks: plan.disks.map((d) => {
+            const blocks = d.partitions.filter((p) => p.replication === "block");
+            const blockPartitions = blocks.map((p) => {
+              const source = blockSourcesOf(job).find((b) => b.mountPoint === p.mountPoint);
+              if (!source) throw new HoistError("Plan.InvalidBlockPartition", `no source partition is known for ${p.mountPoint}, which the plan copies by block`, { fix: "Retry the job." });
+              return { partition: p.key, mountPoint: p.mountPoint, device: source.device };
+            });
+            return {
+              module: d.key,
+              sourcePath: d.key === "system" ? "/" : d.sourcePath,
+              excludes: [],
+              usedBytes: d.usedBytes,
+              ...(blocks.length ? { blockPartitions, blockOnly: blocks.length === d.partitions.length } : {}),
+            };
+          }),
         },
       );
       await this.db.query("update replication_jobs set bytes_total = $2 where job_id = $1", [job.job_id, plan.disks.reduce((n, d) => n + d.usedBytes, 0)]);
@@ -493,7 +522,7 @@ export async function tasksForAgent(db: Database, provider: Provider, sourceId: 
   for (const task of open) {
     const payload = taskPayload(task);
     if (payload.kind === "inventory") {
-      out.push({ taskId: task.task_id, jobId: task.job_id, kind: "inventory", paths: payload.paths, bootMode: payload.bootMode });
+      out.push({ taskId: task.task_id, jobId: task.job_id, kind: "inventory", paths: payload.paths, bootMode: payload.bootMode, ...(payload.blockPaths ? { blockPaths: payload.blockPaths } : {}) });
       await markDelivered(db, task.task_id);
       continue;
     }
