@@ -21,6 +21,16 @@ describe("hoist jobs flag syntax", () => {
     for (const bad of ["1:100", "1:100:mnt", ":100:/x", "a:1:/x", "1:-5:/x", "1:1.5:/x"]) expect(codeOf(() => dataDiskFlag(bad)), bad).toBe("Config.InvalidDataDiskFlag");
   });
 
+  it("--block-disk marks a data disk given with --data-disk as copied by block, and names no other", () => {
+    const dataDisk = dataDiskFlag("2::/srv", dataDiskFlag("1:100:/mnt/data"));
+    expect(createRequest({ source: "s-1", dataDisk, blockDisk: [1], verify: true }).DataDisks).toEqual([
+      { Index: 1, Size: 100, SourcePath: "/mnt/data", Block: true },
+      { Index: 2, SourcePath: "/srv" },
+    ]);
+    expect(codeOf(() => createRequest({ source: "s-1", dataDisk, blockDisk: [3], verify: true }))).toBe("Config.InvalidBlockDiskFlag");
+    expect(codeOf(() => createRequest({ source: "s-1", blockDisk: [1], verify: true }))).toBe("Config.InvalidBlockDiskFlag");
+  });
+
   it("tags: key=value, key alone, a value may hold '='; an empty key is refused", () => {
     expect(tagFlag("b=x=y", tagFlag("a"))).toEqual([{ Key: "a" }, { Key: "b", Value: "x=y" }]);
     expect(tagFlag("c=")).toEqual([{ Key: "c", Value: "" }]);

@@ -72,6 +72,8 @@ export interface CreateFlags {
   region?: string;
   systemDiskSize?: number;
   dataDisk?: DataDiskRequest[];
+  /** Indexes of data disks copied by block (--block-disk). */
+  blockDisk?: number[];
   lvm?: boolean;
   bootMode?: string;
   filesystem?: string;
@@ -107,7 +109,15 @@ export function createRequest(f: CreateFlags): CreateReplicationJobRequest {
   set("ImageName", f.imageName);
   set("RegionId", f.region);
   set("SystemDiskSize", f.systemDiskSize);
-  if (f.dataDisk?.length) body.DataDisks = f.dataDisk;
+  const blockDisks = f.blockDisk ?? [];
+  for (const index of blockDisks) {
+    if (!f.dataDisk?.some((d) => d.Index === index)) {
+      throw new HoistError("Config.InvalidBlockDiskFlag", `--block-disk ${index} names no data disk given with --data-disk`, {
+        fix: `Pass --data-disk ${index}:<GiB>:/path for the partition to copy by block, then --block-disk ${index}.`,
+      });
+    }
+  }
+  if (f.dataDisk?.length) body.DataDisks = f.dataDisk.map((d) => (blockDisks.includes(d.Index) ? { ...d, Block: true } : d));
   set("Lvm", f.lvm);
   set("BootMode", f.bootMode);
   set("Filesystem", f.filesystem);

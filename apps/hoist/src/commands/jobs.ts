@@ -38,6 +38,11 @@ export function registerJobsCommand(program: Command): void {
       .option("--region <id>", "region of the image")
       .option("--system-disk-size <GiB>", "system disk size in GiB (default: what the source uses plus room)", wholeNumberFlag("--system-disk-size"))
       .option("--data-disk <index:size:/path>", "a data disk made from a folder of the source, e.g. 1:100:/mnt/data (size in GiB, empty for auto); repeatable", dataDiskFlag)
+      .option(
+        "--block-disk <index>",
+        "copy data disk <index> by block (its SourcePath must be a partition of its own; it keeps its filesystem and UUID and cannot shrink); repeatable",
+        (v: string, prev: number[] = []) => [...prev, wholeNumberFlag("--block-disk")(v)],
+      )
       .option("--lvm", "rebuild the target disks as LVM")
       .option("--boot-mode <mode>", "boot mode of the image: auto, bios or uefi")
       .option("--filesystem <fs>", "filesystem of the target disks: ext4 or xfs")
