@@ -10,46 +10,20 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { type BlockTransferOptions, type BlockTransferResult, transferPartitionBlocks } from "@hoist/agent";
 import { readJobState } from "@hoist/images";
-import { BLOCK_CODEC, BLOCK_RECORD, type CreateJobResponse, type ReceiverReady, type TargetPlan } from "@hoist/protocol";
+import { BLOCK_CODEC, BLOCK_RECORD, type CreateJobResponse, type TargetPlan } from "@hoist/protocol";
 import { createLogger } from "@hoist/runtime";
 import { connectPinned, createControlClient, encodeChunkHead, encodeFrame, RecordReader, readFrame, writeJsonRecord, writeRecord } from "@hoist/transport";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
+import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const base = mkdtempSync("/var/tmp/hoist-block-copy-");
 const stateDir = join(base, "receiver-state");
-
-interface ReceiverProcess {
-  proc: ChildProcess;
-  ready: ReceiverReady;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-async function startReceiverProcess(): Promise<ReceiverProcess> {
-  const proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "disk", "--log-level", process.env.BLOCK_TEST_LOG ? "info" : "warn"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const line = await new Promise<string>((res, rej) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once("line", res);
-    proc.once("exit", (code) => rej(new Error(`receiver exited with ${code} before it was ready`)));
-  });
-  return {
-    proc,
-    ready: JSON.parse(line) as ReceiverReady,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-}
 
 let receiver: ReceiverProcess;
 let runnerPath: string;
@@ -212,7 +186,7 @@ try {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: "error",
   });
-  receiver = await startReceiverProcess();
+  receiver = await startReceiverProcess(stateDir, { logLevel: process.env.BLOCK_TEST_LOG ? "info" : "warn" });
 });
 
 afterAll(async () => {
@@ -291,7 +265,7 @@ describe("block copy", () => {
     const r2 = await b.result;
     expect(r2.error).toMatch(/^Transport\./);
     const sentBeforeReceiverDied = b.sent();
-    receiver = await startReceiverProcess();
+    receiver = await startReceiverProcess(stateDir, { logLevel: process.env.BLOCK_TEST_LOG ? "info" : "warn" });
 
     const c = await transferPartitionBlocks(options(src, job, { compression: 0 }));
     expect(c.consistency).toBe("unmounted");

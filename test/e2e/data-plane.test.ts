@@ -10,14 +10,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, u
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { type TransferOptions, transferTree } from "@hoist/agent";
-import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protocol";
+import type { CreateJobResponse, TargetPlan } from "@hoist/protocol";
 import { createControlClient } from "@hoist/transport";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
 const HOIST_MJS = join(ROOT, "apps/hoist/dist/hoist.mjs");
 const TUNNEL = [process.execPath, HOIST_MJS, "tunnel"];
 const base = mkdtempSync("/var/tmp/hoist-data-plane-");
@@ -36,32 +36,6 @@ const PLAN: TargetPlan = {
     },
   ],
 };
-
-interface ReceiverProcess {
-  proc: ChildProcess;
-  ready: ReceiverReady;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-async function startReceiverProcess(): Promise<ReceiverProcess> {
-  const proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "disk", "--log-level", "warn"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const line = await new Promise<string>((res, rej) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once("line", res);
-    proc.once("exit", (code) => rej(new Error(`receiver exited with ${code} before it was ready`)));
-  });
-  return {
-    proc,
-    ready: JSON.parse(line) as ReceiverReady,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
-}
 
 let receiver: ReceiverProcess;
 let runnerPath: string;
@@ -170,7 +144,7 @@ try {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: "error",
   });
-  receiver = await startReceiverProcess();
+  receiver = await startReceiverProcess(stateDir);
 });
 
 /** DELETE releases the job's disks: unmounts, detaches its loop devices, removes the raw files. */
@@ -254,7 +228,7 @@ describe("data plane", () => {
       expect(outcome.done).not.toBe(true);
       expect(outcome.error).toMatch(/^Transfer\.(ConnectionLost|Partial|Interrupted)$|^Transport\./);
       // Same state dir: same certificate, same jobs, new ports.
-      receiver = await startReceiverProcess();
+      receiver = await startReceiverProcess(stateDir);
     }
     expect(compareTrees(big, job.target).length).toBeGreaterThan(0);
     const final = startAgent(transferOptions(big, job, { streams: 4 }));
