@@ -2,12 +2,9 @@
 // are killed mid-transfer (agent and receiver on separate test hosts), the
 // copy is run again as a user would, and every trial must end in a target
 // equal to the source. The seed is printed; HOIST_FAULT_SEED replays a run.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, buildTree, makeRestart, runTrial, seededRandom, type TrialResult } from "../helpers/fault-trials";
-import { bundleScript, ensureBuilt, startReceiverOn } from "../helpers/hoist-hosts";
-import { createTestNet } from "../helpers/netns";
+import { type Bench, runTrial, seededRandom, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
 
 const TRIALS = 20;
 const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);
@@ -15,28 +12,12 @@ const base = mkdtempSync("/var/tmp/hoist-faults-kill-");
 let bench: Bench;
 
 beforeAll(async () => {
-  ensureBuilt();
   console.log(`faults-kill seed ${seed} (HOIST_FAULT_SEED=${seed} replays it)`);
-  const runner = await bundleScript("agent-runner-main.ts", join(base, "agent-runner.mjs"));
-  const net = createTestNet("agent", "receiver");
-  try {
-    const controlHost = net.manage(net.host("receiver"));
-    const source = join(base, "source");
-    mkdirSync(source);
-    const sourceBytes = buildTree(source, 4);
-    const receiver = await startReceiverOn(net, net.host("receiver"), controlHost, join(base, "receiver-state"));
-    const b: Bench = { net, receiver, runner, base, source, sourceBytes, restartReceiver: async () => {} };
-    b.restartReceiver = makeRestart(b);
-    bench = b;
-  } catch (e) {
-    net.destroy();
-    throw e;
-  }
+  bench = await setUpBench(base, 4);
 });
 
 afterAll(async () => {
-  await bench?.receiver.stop("SIGTERM").catch(() => undefined);
-  bench?.net.destroy();
+  await tearDownBench(bench);
   rmSync(base, { recursive: true, force: true });
 });
 

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TransferOptions } from "@hoist/agent";
-import { agentResult, type ReceiverHost, newJob, releaseJob, startAgentOn, startReceiverOn, transferOptions } from "./hoist-hosts";
-import { linkCounters, type TestNet } from "./netns";
+import { agentResult, bundleScript, ensureBuilt, type ReceiverHost, newJob, releaseJob, startAgentOn, startReceiverOn, transferOptions } from "./hoist-hosts";
+import { createTestNet, linkCounters, type TestNet } from "./netns";
 import { compareTrees } from "./tree";
 
 /** mulberry32: a small seeded generator, so a failing trial can be replayed from its seed. */
@@ -134,4 +134,29 @@ export async function runTrial(bench: Bench, fault: FaultKind, rnd: () => number
   const extraBytes = linkCounters(bench.net, bench.net.host("receiver")).rx - before - bench.sourceBytes;
   await releaseJob(bench.receiver, job).catch(() => undefined);
   return { fault, injected, errors, exact: exactRun && differences.length === 0, differences: differences.slice(0, 10), extraBytes, ms: Date.now() - started };
+}
+
+/** Two test hosts, a receiver on one with a management link, the agent runner, and a source tree of `mib` MiB. */
+export async function setUpBench(base: string, mib: number, receiverStateDir = join(base, "receiver-state")): Promise<Bench> {
+  ensureBuilt();
+  const runner = await bundleScript("agent-runner-main.ts", join(base, "agent-runner.mjs"));
+  const net = createTestNet("agent", "receiver");
+  try {
+    const controlHost = net.manage(net.host("receiver"));
+    const source = join(base, "source");
+    mkdirSync(source);
+    const sourceBytes = buildTree(source, mib);
+    const receiver = await startReceiverOn(net, net.host("receiver"), controlHost, receiverStateDir);
+    const bench: Bench = { net, receiver, runner, base, source, sourceBytes, restartReceiver: async () => {} };
+    bench.restartReceiver = makeRestart(bench);
+    return bench;
+  } catch (e) {
+    net.destroy();
+    throw e;
+  }
+}
+
+export async function tearDownBench(bench: Bench | undefined): Promise<void> {
+  await bench?.receiver.stop("SIGTERM").catch(() => undefined);
+  bench?.net.destroy();
 }

@@ -95,9 +95,12 @@ export async function startReceiverOn(net: TestNet, host: TestHost, controlHost:
     controlHost,
     stateDir,
     adminToken: () => readFileSync(join(stateDir, "admin.token"), "utf8").trim(),
+    /** Stops it with `signal`, and with SIGKILL if it is still there 15 s later. */
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (!gone) proc.kill(signal);
+      const hard = setTimeout(() => proc.kill("SIGKILL"), 15_000);
       await exited;
+      clearTimeout(hard);
     },
     exited: () => gone,
     stderr: () => stderr,
