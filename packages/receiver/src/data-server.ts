@@ -4,9 +4,10 @@
 // block session writing one block-replicated partition of the job.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rm, writeFile } from "node:fs/promises";
+import { rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type Server, type TLSSocket } from "node:tls";
+import type { PreparedDisk } from "@hoist/images";
 import { DataHeaderSchema, HoistError, isHoistError } from "@hoist/protocol";
 import { encodeFrame, readFrame } from "@hoist/transport";
 import { sleep } from "./auth";
@@ -16,6 +17,8 @@ import { buildRsyncdConfig, checkRsyncCommand } from "./rsync-daemon";
 
 /** A connection that sends no header within this time is dropped. */
 export const HEADER_TIMEOUT_MS = 10_000;
+/** After a failed rsync, how long before the connection is dropped. */
+const CLOSE_GRACE_MS = 2_000;
 
 export function createDataServer(ctx: ReceiverContext, pdeathsig: boolean): Server {
   const children = new Set<ChildProcess>();
@@ -30,6 +33,25 @@ export function createDataServer(ctx: ReceiverContext, pdeathsig: boolean): Serv
     for (const c of children) c.kill("SIGTERM");
   });
   return server;
+}
+
+/** Below this much free space a target disk takes no new copy: rsync would only fail on it again. */
+const FULL_BELOW_BYTES = 512 * 1024;
+
+/**
+ * An rsync that fills the target exits with ENOSPC, but in daemon mode that reason reaches
+ * only the receiver's log. The copy that follows is told plainly, before it starts.
+ */
+async function refuseFullTargets(disks: readonly PreparedDisk[]): Promise<void> {
+  for (const d of disks) {
+    const st = await statfs(d.mountPath).catch(() => undefined);
+    if (st && st.bavail * st.bsize < FULL_BELOW_BYTES) {
+      throw new HoistError("Receiver.DiskFull", `the target disk ${d.key} on the intermediate instance is full`, {
+        fix: "Free space on the target (or give it a larger disk: system disk size or data disk size), or exclude more, then run the transfer again; it resumes.",
+        details: { disk: d.key, freeBytes: st.bavail * st.bsize },
+      });
+    }
+  }
 }
 
 function refuse(socket: TLSSocket, e: HoistError): void {
@@ -84,6 +106,7 @@ async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, childre
   try {
     checkRsyncCommand(header.command);
     const disks = await ctx.disksForTransfer(job);
+    await refuseFullTargets(disks);
     const jobDir = ctx.store.jobDir(job.jobId);
     confPath = join(jobDir, `rsyncd-${randomBytes(6).toString("hex")}.conf`);
     await writeFile(confPath, buildRsyncdConfig({ disks, logFile: join(jobDir, "rsyncd.log") }), { mode: 0o600 });
@@ -122,6 +145,14 @@ async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, childre
       const level = code === 0 ? "info" : "warn";
       log[level]("rsync daemon finished", { exitCode: code, signal, ...(code === 0 ? {} : { stderr: stderr.trim().slice(-500) }) });
       socket.end();
+      if (code !== 0) {
+        // The client may still be sending into a pipe nobody reads, and would wait on it for
+        // its whole I/O timeout: drop what it sends, then close outright so it sees the end.
+        socket.unpipe();
+        socket.on("data", () => {});
+        socket.resume();
+        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      }
       resolve();
     });
     child.on("error", (e) => {

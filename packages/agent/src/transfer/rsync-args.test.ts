@@ -40,6 +40,8 @@ describe("rsync exit codes", () => {
     expect(interpretRsyncExit(30, null, "").error).toMatchObject({ code: "Transfer.Timeout", retryable: true });
     expect(interpretRsyncExit(23, null, "").error?.code).toBe("Transfer.Partial");
     expect(interpretRsyncExit(11, null, 'write failed on "x": No space left on device (28)').error?.code).toBe("Receiver.DiskFull");
+    expect(interpretRsyncExit(11, null, "rsync: [sender] write error: Broken pipe (32)\nrsync error: error in file IO (code 11)").error?.code).toBe("Transfer.ConnectionLost");
+    expect(interpretRsyncExit(11, null, 'rsync: read errors mapping "/x": Input/output error (5)').error?.code).toBe("Transfer.FileIO");
     expect(interpretRsyncExit(12, null, "Error Receiver.Unauthorized: the token is missing").error).toMatchObject({ code: "Receiver.Unauthorized", retryable: false });
     expect(interpretRsyncExit(null, "SIGKILL", "").error?.code).toBe("Transfer.Interrupted");
     expect(interpretRsyncExit(1, null, "syntax").error).toMatchObject({ code: "Transfer.RsyncFailed", retryable: false });

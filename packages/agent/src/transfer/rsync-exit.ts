@@ -60,6 +60,14 @@ export function interpretRsyncExit(code: number | null, signal: string | null, s
         error: new HoistError("Transfer.ConnectionLost", `the connection to the receiver was lost (rsync exit ${code})`, { retryable: true, fix: "Run the transfer again; it resumes where it stopped.", details }),
       };
     case 11:
+      // The sender's write into the tunnel failed: the receiver went away, not a local file.
+      if (/write error: Broken pipe|connection unexpectedly closed/.test(stderr)) {
+        return {
+          ok: false,
+          vanished: false,
+          error: new HoistError("Transfer.ConnectionLost", "the receiver closed the connection during the copy", { retryable: true, fix: "Run the transfer again; it resumes where it stopped.", details }),
+        };
+      }
       return { ok: false, vanished: false, error: new HoistError("Transfer.FileIO", `rsync hit a file I/O error: ${tail}`, { retryable: true, details }) };
     default:
       return { ok: false, vanished: false, error: new HoistError("Transfer.RsyncFailed", `rsync failed (exit ${code}): ${tail}`, { retryable: false, details }) };
