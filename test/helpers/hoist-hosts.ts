@@ -12,7 +12,8 @@ import { createControlClient } from "@hoist/transport";
 import { build } from "esbuild";
 import type { TestHost, TestNet } from "./netns";
 
-export const ROOT = resolve(import.meta.dirname, "../..");
+// HOIST_ROOT lets a bundled copy of these helpers (the soak) find the repository.
+export const ROOT = process.env.HOIST_ROOT ?? resolve(import.meta.dirname, "../..");
 export const HOIST_MJS = join(ROOT, "apps/hoist/dist/hoist.mjs");
 export const TUNNEL = [process.execPath, join(ROOT, "apps/hoist/dist/tunnel.mjs")];
 
@@ -23,7 +24,7 @@ export function ensureBuilt(): void {
 /** Bundles one of the test helpers' entry files into a plain .mjs node can run in another namespace. */
 export async function bundleScript(entry: string, outfile: string): Promise<string> {
   await build({
-    entryPoints: [join(import.meta.dirname, entry)],
+    entryPoints: [join(ROOT, "test/helpers", entry)],
     outfile,
     bundle: true,
     platform: "node",
