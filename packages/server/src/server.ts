@@ -210,6 +210,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         }
         throttle.succeed(remote);
       }
+      // PostgreSQL text cannot hold a NUL byte: refuse it here rather than fail in the database.
+      for (const [name, value] of [...Object.entries(ctx.params), ...ctx.query.entries()]) {
+        if (value.includes("\u0000")) throw new HoistError("Api.InvalidParameter", `${name} contains a NUL byte`, { fix: `Pass ${name} as plain text.` });
+      }
       ctx.body = req.method === "GET" || req.method === "DELETE" ? undefined : await readBody(req);
       if (match.route.body && ctx.body === undefined) ctx.body = {};
       reply = await match.route.handle(ctx);
