@@ -385,6 +385,7 @@ export class Orchestrator implements JobWork {
     const task = await latestTask(this.db, job.job_id, job.current_run, "transfer");
     const plan = json<TargetPlan>(job.plan);
     if (!task || task.state === "cancelled" || task.state === "failed") {
+      const blockSources = blockSourcesOf(job);
       // Nothing to send to when the intermediate instance is gone (this throws IntermediateInstance.Released).
       await this.instanceOf(job, s, plan, json<SourceInventory>(job.inventory));
       if (task?.state === "failed") throw errorOfTask(task.result, "Transfer.Failed");
@@ -396,7 +397,7 @@ export class Orchestrator implements JobWork {
           disks: plan.disks.map((d) => {
             const blocks = d.partitions.filter((p) => p.replication === "block");
             const blockPartitions = blocks.map((p) => {
-              const source = blockSourcesOf(job).find((b) => b.mountPoint === p.mountPoint);
+              const source = blockSources.find((b) => b.mountPoint === p.mountPoint);
               if (!source) throw new HoistError("Plan.InvalidBlockPartition", `no source partition is known for ${p.mountPoint}, which the plan copies by block`, { fix: "Retry the job." });
               return { partition: p.key, mountPoint: p.mountPoint, device: source.device };
             });
@@ -522,7 +523,8 @@ export async function tasksForAgent(db: Database, provider: Provider, sourceId: 
   for (const task of open) {
     const payload = taskPayload(task);
     if (payload.kind === "inventory") {
-      out.push({ taskId: task.task_id, jobId: task.job_id, kind: "inventory", paths: payload.paths, bootMode: payload.bootMode, ...(payload.blockPaths ? { blockPaths: payload.blockPaths } : {}) });
+      // The payload is the task as the agent reads it, less the ids: hand all of it over.
+      out.push({ ...payload, taskId: task.task_id, jobId: task.job_id });
       await markDelivered(db, task.task_id);
       continue;
     }
