@@ -6,7 +6,7 @@ import { transferTree } from "@hoist/agent";
 const options = JSON.parse(process.env.RUNNER_OPTS ?? "{}");
 try {
   const result = await transferTree({ ...options, onProgress: (p) => process.stdout.write(`${JSON.stringify(p)}\n`) });
-  process.stdout.write(`${JSON.stringify({ done: true, vanishedFiles: result.vanishedFiles, bytesTotal: result.bytesTotal })}\n`);
+  process.stdout.write(`${JSON.stringify({ done: true, vanishedFiles: result.vanishedFiles, changes: result.changes, bytesTotal: result.bytesTotal })}\n`);
 } catch (e) {
   const err = e as { code?: string; message?: string };
   process.stdout.write(`${JSON.stringify({ error: err.code ?? "Unknown", message: err.message })}\n`);

@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { TransferOptions } from "@hoist/agent";
+import type { SourceChanges, TransferOptions } from "@hoist/agent";
 import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protocol";
 import { createControlClient } from "@hoist/transport";
 import { build } from "esbuild";
@@ -139,6 +139,8 @@ export interface AgentOutcome {
   error?: string;
   message?: string;
   vanishedFiles?: boolean;
+  /** What changed on the source during the copy. */
+  changes?: SourceChanges;
 }
 
 export interface AgentRun {

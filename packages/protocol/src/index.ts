@@ -12,3 +12,4 @@ export * from "./control-plane";
 export * from "./replication-job";
 export * from "./job-rules";
 export * from "./activation-code-rules";
+export * from "./source-changes";

@@ -15,6 +15,7 @@ import { killLeftovers, recordChildren } from "./leftovers";
 import { excludeRules, folderPassRules, planStreams, type StreamPlan, streamFilterRules } from "./plan-streams";
 import { buildRsyncArgs } from "./rsync-args";
 import { interpretRsyncExit } from "./rsync-exit";
+import { ChangeDetector, NO_SOURCE_CHANGES, SnapshotWriter, type SourceChanges } from "./source-changes";
 import { walkSource } from "./walk";
 
 export interface TransferProgress {
@@ -55,6 +56,11 @@ export interface TransferOptions {
    * call rejects with Transfer.Aborted. Running it again resumes the copy.
    */
   signal?: AbortSignal;
+  /**
+   * Walk the source again after the copy and report what changed since the
+   * walk before it (default true). Costs a second walk of the tree.
+   */
+  reportChanges?: boolean;
 }
 
 export interface TransferResult {
@@ -63,6 +69,8 @@ export interface TransferResult {
   durationMs: number;
   /** Some source files disappeared during the copy (rsync exit 24). */
   vanishedFiles: boolean;
+  /** What appeared, vanished or changed on the source between the walk before the copy and the walk after it. */
+  changes: SourceChanges;
   plan: StreamPlan[];
 }
 
@@ -142,9 +150,26 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const streamsWanted = Math.max(1, Math.min(16, Math.floor(options.streams ?? 4)));
   const excludes = options.excludes ?? [];
   const skipPaths = options.skipPaths ?? [];
-  const walk = await walkSource(options.source, { excludes, skipPaths });
+  const work = mkdtempSync(join(tmpdir(), "hoist-transfer-"));
+  const reportChanges = options.reportChanges ?? true;
+  const snapshotFile = join(work, "source.snapshot");
+  let walk: Awaited<ReturnType<typeof walkSource>>;
+  try {
+    const snapshot = reportChanges ? new SnapshotWriter(snapshotFile) : null;
+    try {
+      walk = await walkSource(options.source, { excludes, skipPaths, ...(snapshot ? { onEntry: (key, st) => snapshot.record(key, st) } : {}) });
+    } finally {
+      snapshot?.close();
+    }
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
   const plan = planStreams(walk, { streams: streamsWanted });
-  if (signal?.aborted) throw abortedError(options.module);
+  if (signal?.aborted) {
+    rmSync(work, { recursive: true, force: true });
+    throw abortedError(options.module);
+  }
   log.info("transfer planned", { bytes: walk.totalBytes, entries: walk.totalEntries, streams: plan.length, units: plan.map((p) => p.units.length) });
 
   const tunnel = options.tunnel ?? defaultTunnel();
@@ -155,7 +180,6 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const usePdeathsig = existsSync("/usr/bin/setpriv") || existsSync("/bin/setpriv");
   const perStreamKBps = options.bandwidthKBps ? Math.max(1, Math.floor(options.bandwidthKBps / plan.length)) : undefined;
   const common = excludeRules(excludes, skipPaths);
-  const work = mkdtempSync(join(tmpdir(), "hoist-transfer-"));
   const argsFor = (filterFile: string, foldersOnly: boolean) =>
     buildRsyncArgs({
       source: options.source,
@@ -227,8 +251,18 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
     }
     for (const r of runs) r.bytes = walk.totalBytes / runs.length;
     report(true);
-    const result = { bytesTotal: walk.totalBytes, streams: plan.length, durationMs: Date.now() - started, vanishedFiles: vanished, plan };
-    log.info("transfer finished", { bytes: result.bytesTotal, streams: result.streams, ms: result.durationMs });
+    let changes = NO_SOURCE_CHANGES;
+    if (reportChanges) {
+      const detector = new ChangeDetector(snapshotFile);
+      try {
+        await walkSource(options.source, { excludes, skipPaths, onEntry: (key, st) => detector.visit(key, st) });
+      } finally {
+        changes = detector.finish();
+      }
+      if (signal?.aborted) throw abortedError(options.module);
+    }
+    const result = { bytesTotal: walk.totalBytes, streams: plan.length, durationMs: Date.now() - started, vanishedFiles: vanished, changes, plan };
+    log.info("transfer finished", { bytes: result.bytesTotal, streams: result.streams, ms: result.durationMs, appeared: changes.appeared, vanished: changes.vanished, changed: changes.changed });
     return result;
   } finally {
     signal?.removeEventListener("abort", onAbort);

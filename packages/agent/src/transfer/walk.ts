@@ -3,7 +3,7 @@
 // Paths are handled as bytes, because a source may hold names that are not
 // UTF-8; only names that are safe to write into rsync filter rules get a
 // string form (others can never become a unit of their own).
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync, type Stats } from "node:fs";
 
 export interface WalkDir {
   /** Path relative to the source root, "/"-separated, no leading slash; "" for the root. Null when some component is unsafe. */
@@ -39,6 +39,12 @@ export interface WalkOptions {
   skipPaths?: readonly string[];
   /** Regular files at least this big may be units on their own. */
   bigFileBytes?: number;
+  /**
+   * Told about every entry walked, in one fixed order: each folder's names
+   * sorted bytewise, depth first. `key` is the path relative to the source with
+   * NUL between its components, so keys compare bytewise in that same order.
+   */
+  onEntry?: (key: Buffer, st: Stats) => void;
 }
 
 /** Characters that rsync filter rules treat as wildcards or escapes, plus line breaks. */
@@ -91,9 +97,11 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
   const pruner = compilePruner(options.excludes ?? [], options.skipPaths ?? []);
   const inodes = new Map<string, HardLink[]>();
   const rootBuf = Buffer.from(source.replace(/\/+$/, "") || "/");
+  const onEntry = options.onEntry;
+  const NUL = Buffer.from([0]);
 
   let sinceYield = 0;
-  const walkDir = async (abs: Buffer, path: string | null, name: string): Promise<WalkDir> => {
+  const walkDir = async (abs: Buffer, path: string | null, name: string, key: Buffer): Promise<WalkDir> => {
     const dir: WalkDir = { path, bytes: 0, entries: 0, dirs: [], bigFiles: [] };
     if (path !== null && path !== "" && pruner.contents(path, name)) return dir;
     let names: Buffer[];
@@ -102,6 +110,7 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
     } catch {
       return dir; // vanished or unreadable: rsync will report it
     }
+    if (onEntry) names.sort(Buffer.compare);
     for (const raw of names) {
       const childAbs = Buffer.concat([abs, Buffer.from(abs.length === 1 && abs[0] === 0x2f ? "" : "/"), raw]);
       const childName = safeName(raw);
@@ -119,8 +128,10 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
       }
       if (!st) continue;
       dir.entries += 1;
+      const childKey = onEntry ? (key.length ? Buffer.concat([key, NUL, raw]) : raw) : key;
+      onEntry?.(childKey, st);
       if (st.isDirectory()) {
-        const sub = await walkDir(childAbs, childPath, childName ?? "");
+        const sub = await walkDir(childAbs, childPath, childName ?? "", childKey);
         dir.dirs.push(sub);
         dir.bytes += sub.bytes;
         dir.entries += sub.entries;
@@ -140,6 +151,6 @@ export async function walkSource(source: string, options: WalkOptions = {}): Pro
     return dir;
   };
 
-  const root = await walkDir(rootBuf, "", "");
+  const root = await walkDir(rootBuf, "", "", Buffer.alloc(0));
   return { root, totalBytes: root.bytes, totalEntries: root.entries, hardLinks: [...inodes.values()].filter((l) => l.length > 1) };
 }
