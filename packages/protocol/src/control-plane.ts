@@ -11,10 +11,11 @@ export type SourceState = z.infer<typeof SourceStateSchema>;
 
 export const ACTIVATION_CODE_LIMITS = { uses: { min: 1, max: 1000, default: 200 }, validityDays: { min: 1, max: 90, default: 90 }, descriptionMax: 256 } as const;
 
+/** The shape for the API's document; validateNewCode checks it field by field with its own codes. */
 export const CreateActivationCodeRequestSchema = z.strictObject({
-  uses: z.number().optional(),
-  validityDays: z.number().optional(),
-  description: z.string().optional(),
+  uses: z.number().int().min(ACTIVATION_CODE_LIMITS.uses.min).max(ACTIVATION_CODE_LIMITS.uses.max).optional(),
+  validityDays: z.number().int().min(ACTIVATION_CODE_LIMITS.validityDays.min).max(ACTIVATION_CODE_LIMITS.validityDays.max).optional(),
+  description: z.string().max(ACTIVATION_CODE_LIMITS.descriptionMax).optional(),
 });
 export type CreateActivationCodeRequest = z.infer<typeof CreateActivationCodeRequestSchema>;
 
@@ -43,7 +44,7 @@ export const RegisterAgentRequestSchema = z.strictObject({
   agentVersion: z.string().max(64).optional(),
   inventory: SourceInventorySchema,
   /** Why a full inventory could not be read (e.g. no bootloader in the tree); the import still counts. */
-  inventoryError: z.object({ code: z.string(), message: z.string() }).optional(),
+  inventoryError: z.object({ code: z.string().max(128), message: z.string().max(4000) }).optional(),
 });
 export type RegisterAgentRequest = z.infer<typeof RegisterAgentRequestSchema>;
 

@@ -5,33 +5,39 @@
 // secrets.
 import { z } from "zod";
 
+// Bounds well past any real machine, so a report that breaks them is refused
+// with the field named instead of filling the control plane's database.
+const path = () => z.string().max(4096);
+const word = () => z.string().max(256);
+const bytes = () => z.number().int().nonnegative();
+
 export const BootModeSchema = z.enum(["bios", "uefi"]);
 export type BootMode = z.infer<typeof BootModeSchema>;
 
 export const SourcePartitionSchema = z.object({
-  name: z.string(),
-  path: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
-  fs: z.string().nullable(),
-  uuid: z.string().nullable(),
-  mountPoint: z.string().nullable(),
+  name: word(),
+  path: path(),
+  sizeBytes: bytes(),
+  fs: z.string().max(64).nullable(),
+  uuid: z.string().max(64).nullable(),
+  mountPoint: path().nullable(),
 });
 
 export const SourceDiskSchema = z.object({
-  name: z.string(),
-  path: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
+  name: word(),
+  path: path(),
+  sizeBytes: bytes(),
   table: z.enum(["mbr", "gpt", "none"]),
-  partitions: z.array(SourcePartitionSchema),
+  partitions: z.array(SourcePartitionSchema).max(1024),
 });
 export type SourceDisk = z.infer<typeof SourceDiskSchema>;
 
 export const SourceMountSchema = z.object({
-  mountPoint: z.string().startsWith("/"),
-  device: z.string(),
-  fs: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
-  usedBytes: z.number().int().nonnegative(),
+  mountPoint: path().startsWith("/"),
+  device: path(),
+  fs: z.string().max(64),
+  sizeBytes: bytes(),
+  usedBytes: bytes(),
 });
 export type SourceMount = z.infer<typeof SourceMountSchema>;
 
@@ -43,10 +49,10 @@ export const VirtioDriversSchema = z.object({
 export type VirtioDrivers = z.infer<typeof VirtioDriversSchema>;
 
 export const SourceKernelSchema = z.object({
-  version: z.string(),
+  version: word(),
   /** Path inside the source, e.g. /boot/vmlinuz-6.1.0-18-amd64. */
-  image: z.string(),
-  initramfs: z.string().nullable(),
+  image: path(),
+  initramfs: path().nullable(),
   /** null when the initramfs could not be read. */
   virtio: VirtioDriversSchema.nullable(),
 });
@@ -54,34 +60,34 @@ export type SourceKernel = z.infer<typeof SourceKernelSchema>;
 
 export const SourceInventorySchema = z.object({
   /** "/" for the running machine, or the folder a tree was read from. */
-  sourceRoot: z.string(),
-  collectedAt: z.string(),
-  hostname: z.string().nullable(),
-  arch: z.string(),
+  sourceRoot: path(),
+  collectedAt: z.string().max(64),
+  hostname: z.string().max(255).nullable(),
+  arch: z.string().max(64),
   os: z.object({
-    id: z.string(),
-    versionId: z.string().nullable(),
-    prettyName: z.string(),
-    idLike: z.array(z.string()),
+    id: word(),
+    versionId: word().nullable(),
+    prettyName: word(),
+    idLike: z.array(word()).max(32),
   }),
   bootMode: BootModeSchema,
   /** Whether the source can be booted by UEFI (has GRUB EFI or shim) and by BIOS (has GRUB for i386-pc). */
   canBoot: z.object({ bios: z.boolean(), uefi: z.boolean() }),
   bootloader: z.object({
     kind: z.enum(["grub2", "unknown"]),
-    version: z.string().nullable(),
+    version: word().nullable(),
   }),
-  kernels: z.array(SourceKernelSchema),
+  kernels: z.array(SourceKernelSchema).max(256),
   /** Which network configuration system the source uses. */
   network: z.enum(["systemd-networkd", "ifupdown", "netplan", "NetworkManager", "unknown"]),
-  disks: z.array(SourceDiskSchema),
-  mounts: z.array(SourceMountSchema),
+  disks: z.array(SourceDiskSchema).max(1024),
+  mounts: z.array(SourceMountSchema).max(4096),
   /** Size of the source system disk (the disk holding "/"); for a tree, the size of the filesystem under it. */
-  systemDiskBytes: z.number().int().nonnegative(),
+  systemDiskBytes: bytes(),
   /** Bytes used by the system disk's tree ("/" and its same-disk mounts). */
-  usedBytes: z.number().int().nonnegative(),
+  usedBytes: bytes(),
   /** Used bytes of extra source paths (data disk src_paths), measured on request. */
-  paths: z.array(z.object({ path: z.string().startsWith("/"), usedBytes: z.number().int().nonnegative() })),
+  paths: z.array(z.object({ path: path().startsWith("/"), usedBytes: bytes() })).max(64),
   lvm: z.boolean(),
   selinux: z.enum(["enforcing", "permissive", "disabled", "absent"]),
 });

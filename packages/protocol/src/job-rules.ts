@@ -109,7 +109,11 @@ function invalid(field: string, message: string, fix: string, code = `Replicatio
   return new HoistError(code, message, { fix });
 }
 
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+/** A value as a message shows it: JSON, cut short so a huge one does not fill the answer. */
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 100 ? `${s.slice(0, 97)}... (${s.length} characters)` : s;
+};
 
 function whole(v: unknown, range: { min: number; max: number }): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= range.min && v <= range.max;
@@ -210,7 +214,7 @@ export function checkValidTime(v: unknown, now: Date): string {
 export function checkTags(v: unknown): { Key: string; Value: string }[] {
   const fix = `Pass up to ${JOB_LIMITS.tags} tags as [{ "Key": "...", "Value": "..." }]; keys are 1–${JOB_LIMITS.tagKeyMax} characters, unique, not starting with "aliyun" or "acs:".`;
   if (!Array.isArray(v)) throw invalid("Tags", "Tags must be a list of { Key, Value }", fix);
-  if (v.length > JOB_LIMITS.tags) throw invalid("Tags", `a job takes at most ${JOB_LIMITS.tags} tags (got ${v.length})`, fix);
+  if (v.length > JOB_LIMITS.tags) throw invalid("Tags", `Tags lists at most ${JOB_LIMITS.tags} tags (got ${v.length})`, fix);
   const seen = new Set<string>();
   return v.map((tag: unknown, i) => {
     if (typeof tag !== "object" || tag === null || Array.isArray(tag)) throw invalid("Tags", `Tags[${i}] must be an object { Key, Value }`, fix);
@@ -255,7 +259,7 @@ const VIRTUAL = ["/proc", "/sys", "/dev"];
 function checkDataDisks(v: unknown): ReplicationJobSettings["DataDisks"] {
   const fix = `Pass up to ${JOB_LIMITS.dataDisks} disks as { "Index": 1–16, "Size": GiB ${JOB_LIMITS.dataDiskGiB.min}–${JOB_LIMITS.dataDiskGiB.max}, "SourcePath": "/data" }, each Index and folder once.`;
   if (!Array.isArray(v)) throw invalid("DataDisks", "DataDisks must be a list of { Index, Size, SourcePath }", fix);
-  if (v.length > JOB_LIMITS.dataDisks) throw invalid("DataDisks", `a job takes at most ${JOB_LIMITS.dataDisks} data disks (got ${v.length})`, fix);
+  if (v.length > JOB_LIMITS.dataDisks) throw invalid("DataDisks", `DataDisks lists at most ${JOB_LIMITS.dataDisks} data disks (got ${v.length})`, fix);
   const disks = v.map((d: unknown, i) => {
     if (typeof d !== "object" || d === null || Array.isArray(d)) throw invalid("DataDisks", `DataDisks[${i}] must be an object`, fix);
     const extra = Object.keys(d).filter((k) => !["Index", "Size", "SourcePath", "Block"].includes(k));
@@ -265,8 +269,8 @@ function checkDataDisks(v: unknown): ReplicationJobSettings["DataDisks"] {
     if (size !== undefined && !whole(size, JOB_LIMITS.dataDiskGiB)) {
       throw invalid("DataDisks", `DataDisks[${i}].Size must be a whole number of GiB from ${JOB_LIMITS.dataDiskGiB.min} to ${JOB_LIMITS.dataDiskGiB.max} (got ${show(size)})`, fix);
     }
-    if (typeof path !== "string" || !isCleanAbsolute(path)) {
-      throw invalid("DataDisks", `DataDisks[${i}].SourcePath must be an absolute folder written without "..", "." or a trailing "/" (got ${show(path)})`, fix);
+    if (typeof path !== "string" || path.length > JOB_LIMITS.sourcePathMax || !isCleanAbsolute(path)) {
+      throw invalid("DataDisks", `DataDisks[${i}].SourcePath must be an absolute folder of at most ${JOB_LIMITS.sourcePathMax} characters written without "..", "." or a trailing "/" (got ${show(path)})`, fix);
     }
     if (path === "/") throw invalid("DataDisks", `DataDisks[${i}].SourcePath cannot be "/": the root is the system disk`, fix);
     if (VIRTUAL.some((p) => inside(path, p))) throw invalid("DataDisks", `DataDisks[${i}].SourcePath ${path} is a virtual filesystem, not data`, fix);
@@ -294,6 +298,7 @@ function checkSystemDiskParts(v: unknown, inventory: SourceInventory, dataDisks:
   const mounts = inventory.mounts.map((m) => m.mountPoint);
   const fix = `Pass mount points of the source as { "Path": "/boot" }; the source has ${mounts.length ? mounts.join(", ") : "no mount points in its inventory"}.`;
   if (!Array.isArray(v)) throw invalid("SystemDiskParts", "SystemDiskParts must be a list of { Path, Block }", fix);
+  if (v.length > JOB_LIMITS.systemDiskParts) throw invalid("SystemDiskParts", `SystemDiskParts lists at most ${JOB_LIMITS.systemDiskParts} mount points (got ${v.length})`, fix);
   const seen = new Set<string>();
   return v.map((p: unknown, i) => {
     if (typeof p !== "object" || p === null || Array.isArray(p)) throw invalid("SystemDiskParts", `SystemDiskParts[${i}] must be an object`, fix);

@@ -39,25 +39,35 @@ export const JOB_LIMITS = {
   imagesToKeep: { min: 1, max: 10 },
   /** A scheduled start must be at least this far ahead. */
   scheduleLeadMinutes: 10,
+  /** A folder on the source (PATH_MAX). */
+  sourcePathMax: 4096,
+  systemDiskParts: 64,
+  /** Ids of sources, VPCs, vSwitches and regions, and the short enumerated settings. */
+  idMax: 128,
 } as const;
 
-export const TagSchema = z.strictObject({ Key: z.string(), Value: z.string().optional() });
+const L = JOB_LIMITS;
+/** Text the server checks field by field; the bound is for the OpenAPI document. */
+const text = (max: number = L.idMax) => z.string().max(max);
+const whole = (range: { min: number; max: number }) => z.number().int().min(range.min).max(range.max);
+
+export const TagSchema = z.strictObject({ Key: z.string().min(1).max(L.tagKeyMax), Value: z.string().max(L.tagValueMax).optional() });
 export type Tag = z.infer<typeof TagSchema>;
 
 export const DataDiskRequestSchema = z.strictObject({
   /** 1–16: the target data disk's number. */
-  Index: z.number(),
+  Index: whole({ min: 1, max: L.dataDisks }),
   /** GiB; defaults to what the folder needs plus room. */
-  Size: z.number().optional(),
+  Size: whole(L.dataDiskGiB).optional(),
   /** The folder on the source that becomes this disk (absolute, not /). */
-  SourcePath: z.string(),
+  SourcePath: text(L.sourcePathMax),
   /** Block-level replication of this disk instead of file-level (rsync). */
   Block: z.boolean().optional(),
 });
 export type DataDiskRequest = z.infer<typeof DataDiskRequestSchema>;
 
 /** A partition choice on the system disk: copy it file by file (default) or block by block. */
-export const SystemDiskPartSchema = z.strictObject({ Path: z.string(), Block: z.boolean().optional() });
+export const SystemDiskPartSchema = z.strictObject({ Path: text(L.sourcePathMax), Block: z.boolean().optional() });
 
 /**
  * CreateReplicationJob. Only SourceId is required. The body is checked field by
@@ -65,46 +75,46 @@ export const SystemDiskPartSchema = z.strictObject({ Path: z.string(), Block: z.
  * shape for the OpenAPI document and the clients.
  */
 export const CreateReplicationJobRequestSchema = z.strictObject({
-  SourceId: z.string(),
-  Name: z.string().optional(),
-  Description: z.string().optional(),
+  SourceId: text(64),
+  Name: text(L.name.max).optional(),
+  Description: text(L.descriptionMax).optional(),
   /** "Image" (the only one today); "TargetInstance" and "ContainerImage" are refused. */
-  TargetType: z.string().optional(),
-  RegionId: z.string().optional(),
+  TargetType: text().optional(),
+  RegionId: text(64).optional(),
   /** The image name, or for periodic jobs the prefix of each run's image name. */
-  ImageName: z.string().optional(),
-  SystemDiskSize: z.number().optional(),
-  SystemDiskParts: z.array(SystemDiskPartSchema).optional(),
-  DataDisks: z.array(DataDiskRequestSchema).optional(),
-  BootMode: z.string().optional(),
-  Filesystem: z.string().optional(),
+  ImageName: text(L.imageName.max).optional(),
+  SystemDiskSize: whole(L.systemDiskGiB).optional(),
+  SystemDiskParts: z.array(SystemDiskPartSchema).max(L.systemDiskParts).optional(),
+  DataDisks: z.array(DataDiskRequestSchema).max(L.dataDisks).optional(),
+  BootMode: text().optional(),
+  Filesystem: text().optional(),
   SeparateBoot: z.boolean().optional(),
   /** Rebuild the target disks as LVM (vgX/lvY). */
   Lvm: z.boolean().optional(),
   /** 0 public network, 2 VPC (needs VpcId and VSwitchId). */
-  NetMode: z.number().optional(),
-  VpcId: z.string().optional(),
-  VSwitchId: z.string().optional(),
+  NetMode: whole({ min: 0, max: 2 }).optional(),
+  VpcId: text().optional(),
+  VSwitchId: text().optional(),
   /** Mbit/s, 0 = no limit. */
-  RateLimit: z.number().optional(),
-  CompressLevel: z.number().optional(),
+  RateLimit: whole(L.rateLimitMbps).optional(),
+  CompressLevel: whole(L.compressLevel).optional(),
   Checksum: z.boolean().optional(),
   /** "Auto" or "On": data always travels in TLS; "Off" is refused. */
-  Ssl: z.string().optional(),
-  ParallelStreams: z.number().optional(),
-  LicenseType: z.string().optional(),
+  Ssl: text().optional(),
+  ParallelStreams: whole(L.parallelStreams).optional(),
+  LicenseType: text().optional(),
   /** The intermediate instance's type; the local provider ignores it. */
-  InstanceType: z.string().optional(),
-  Tags: z.array(TagSchema).optional(),
+  InstanceType: text(64).optional(),
+  Tags: z.array(TagSchema).max(L.tags).optional(),
   /** true (default): one migration. false: an incremental sync every Frequency hours. */
   RunOnce: z.boolean().optional(),
-  Frequency: z.number().optional(),
-  MaxNumberOfImageToKeep: z.number().optional(),
-  ExecutionMethod: z.string().optional(),
+  Frequency: whole(L.frequencyHours).optional(),
+  MaxNumberOfImageToKeep: whole(L.imagesToKeep).optional(),
+  ExecutionMethod: text().optional(),
   /** ISO 8601, at least 10 minutes ahead; with ExecutionMethod "Scheduled". */
-  ScheduledStartTime: z.string().optional(),
+  ScheduledStartTime: text(64).optional(),
   /** ISO 8601: a job not finished by then becomes Expired. */
-  ValidTime: z.string().optional(),
+  ValidTime: text(64).optional(),
   /** Boot the image to prove it works (default true). */
   VerifyImage: z.boolean().optional(),
 });
@@ -112,15 +122,15 @@ export type CreateReplicationJobRequest = z.infer<typeof CreateReplicationJobReq
 
 /** ModifyReplicationJobAttribute: the settings that may change after creation. */
 export const ModifyReplicationJobRequestSchema = z.strictObject({
-  Name: z.string().optional(),
-  Description: z.string().optional(),
-  RateLimit: z.number().optional(),
-  CompressLevel: z.number().optional(),
+  Name: text(L.name.max).optional(),
+  Description: text(L.descriptionMax).optional(),
+  RateLimit: whole(L.rateLimitMbps).optional(),
+  CompressLevel: whole(L.compressLevel).optional(),
   Checksum: z.boolean().optional(),
-  Frequency: z.number().optional(),
-  MaxNumberOfImageToKeep: z.number().optional(),
-  ValidTime: z.string().optional(),
-  Tags: z.array(TagSchema).optional(),
+  Frequency: whole(L.frequencyHours).optional(),
+  MaxNumberOfImageToKeep: whole(L.imagesToKeep).optional(),
+  ValidTime: text(64).optional(),
+  Tags: z.array(TagSchema).max(L.tags).optional(),
 });
 export type ModifyReplicationJobRequest = z.infer<typeof ModifyReplicationJobRequestSchema>;
 
@@ -261,10 +271,10 @@ export type TransferTask = z.infer<typeof TransferTaskSchema>;
 
 /** POST /v1/agents/tasks/:taskId/progress */
 export const TaskProgressRequestSchema = z.strictObject({
-  bytesDone: z.number().min(0),
-  bytesTotal: z.number().min(0),
+  bytesDone: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
+  bytesTotal: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
   /** Bytes per second before compression. */
-  bytesPerSecond: z.number().min(0),
+  bytesPerSecond: z.number().min(0).max(Number.MAX_SAFE_INTEGER),
   /** The disk being copied ("system", "disk1", …). */
   disk: z.string().max(32).optional(),
 });
@@ -279,7 +289,8 @@ export const TaskProgressResponseSchema = z.object({
 export type TaskProgressResponse = z.infer<typeof TaskProgressResponseSchema>;
 
 /** POST /v1/agents/tasks/:taskId/result */
-export const TaskResultRequestSchema = z.union([
+// Told apart by `ok`, so a mistake is reported at its field rather than as "matches neither".
+export const TaskResultRequestSchema = z.discriminatedUnion("ok", [
   z.strictObject({
     ok: z.literal(true),
     /** For inventory tasks. */
@@ -287,7 +298,7 @@ export const TaskResultRequestSchema = z.union([
     /** For inventory tasks with blockPaths: the partition behind each. */
     blockSources: z.array(BlockSourceSchema).max(64).optional(),
     /** For transfer tasks: bytes the copy covered, and whether files changed or vanished under it. */
-    bytesTotal: z.number().min(0).optional(),
+    bytesTotal: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     vanishedFiles: z.boolean().optional(),
   }),
   z.strictObject({

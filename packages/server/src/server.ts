@@ -26,9 +26,8 @@ import { consoleFiles } from "./http/console-files";
 import { EventHub, type EventHubOptions } from "./http/event-hub";
 import { eventRoutes } from "./http/event-routes";
 import { imageRoutes } from "./http/image-routes";
+import { checkQuery, readJsonBody } from "./http/request-input";
 import { FailureThrottle, type ThrottleOptions } from "./http/throttle";
-
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface ServerOptions {
   db: Database;
@@ -80,32 +79,6 @@ export interface RunningServer {
   /** Set only when this start created the admin key: show it once. */
   createdApiKey: string | undefined;
   close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HoistError("Api.BodyTooLarge", `request body larger than ${MAX_BODY_BYTES} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("error", reject);
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (text.trim() === "") return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new HoistError("Api.InvalidJson", "the request body is not valid JSON", { fix: "Send a JSON object with content-type application/json." }));
-      }
-    });
-  });
 }
 
 function bearerOf(req: IncomingMessage): string | null {
@@ -214,7 +187,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (const [name, value] of [...Object.entries(ctx.params), ...ctx.query.entries()]) {
         if (value.includes("\u0000")) throw new HoistError("Api.InvalidParameter", `${name} contains a NUL byte`, { fix: `Pass ${name} as plain text.` });
       }
-      ctx.body = req.method === "GET" || req.method === "DELETE" ? undefined : await readBody(req);
+      checkQuery(match.route, url.search);
+      ctx.body = req.method === "GET" || req.method === "DELETE" ? undefined : await readJsonBody(req);
       if (match.route.body && ctx.body === undefined) ctx.body = {};
       reply = await match.route.handle(ctx);
       if (reply.stream) {

@@ -8,6 +8,7 @@ const EXACT: Record<string, number> = {
   "ActivationCode.UsedUp": 403,
   "Api.MethodNotAllowed": 405,
   "Api.BodyTooLarge": 413,
+  "Api.UnsupportedMediaType": 415,
   "AgentTask.NotRunning": 409,
   "Database.Unavailable": 503,
 };

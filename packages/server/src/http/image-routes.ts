@@ -22,6 +22,11 @@ const noProvider = (): HoistError =>
 async function findImage(db: Database, ctx: RequestContext): Promise<ImageRow> {
   const name = ctx.params["imageName"] as string;
   const region = ctx.query.get("regionId");
+  if (region !== null && !/^[a-z][a-z0-9-]{0,63}$/.test(region)) {
+    throw new HoistError("Api.InvalidParameter", `regionId must be a region id such as local or cn-hangzhou (got ${JSON.stringify(region.slice(0, 64))})`, {
+      fix: "Pass the RegionId the image list shows, or leave it out.",
+    });
+  }
   const rows = region
     ? await db.query<ImageRow>("select * from job_images where image_name = $1 and region_id = $2", [name, region])
     : await db.query<ImageRow>("select * from job_images where image_name = $1 order by created_at desc", [name]);
@@ -38,7 +43,7 @@ async function busyWith(db: Database, row: ImageRow): Promise<string | null> {
   return jobs[0]?.job_id ?? null;
 }
 
-const REGION_QUERY = [{ name: "regionId", description: "The image's region, when images of one name exist in several", schema: { type: "string", maxLength: 64 } }];
+const REGION_QUERY = [{ name: "regionId", description: "The image's region, when images of one name exist in several", schema: { type: "string", minLength: 1, maxLength: 64, pattern: "^[a-z][a-z0-9-]{0,63}$" } }];
 
 export function imageRoutes(deps: ImageRouteDeps): Route[] {
   const { db } = deps;
@@ -51,7 +56,7 @@ export function imageRoutes(deps: ImageRouteDeps): Route[] {
       auth: "apiKey",
       query: REGION_QUERY,
       responses: { 200: "The image with Detail (null when the provider keeps no details)", 404: "No such image" },
-      errorCodes: ["Image.NotFound", "Image.Ambiguous"],
+      errorCodes: ["Image.NotFound", "Image.Ambiguous", "Api.InvalidParameter"],
       async handle(ctx) {
         const row = await findImage(db, ctx);
         const image: JobImage & { JobId: string } = { JobId: row.job_id, ...toImage(row) };
@@ -67,7 +72,7 @@ export function imageRoutes(deps: ImageRouteDeps): Route[] {
       auth: "apiKey",
       query: REGION_QUERY,
       responses: { 200: "{ ImageName, Findings: [{ severity, code, message, fix }] } (no findings: nothing wrong found)", 404: "No such image" },
-      errorCodes: ["Image.NotFound", "Image.Ambiguous", "Image.CheckUnavailable", "Server.NoProvider"],
+      errorCodes: ["Image.NotFound", "Image.Ambiguous", "Image.CheckUnavailable", "Server.NoProvider", "Api.InvalidParameter"],
       async handle(ctx) {
         const row = await findImage(db, ctx);
         if (!deps.provider) throw noProvider();
@@ -86,7 +91,7 @@ export function imageRoutes(deps: ImageRouteDeps): Route[] {
       auth: "apiKey",
       query: REGION_QUERY,
       responses: { 200: "{ ImageName, RegionId, Deleted: true }", 400: "The job that makes it is making or checking it now", 404: "No such image" },
-      errorCodes: ["Image.NotFound", "Image.Ambiguous", "Image.InUse", "Server.NoProvider"],
+      errorCodes: ["Image.NotFound", "Image.Ambiguous", "Image.InUse", "Server.NoProvider", "Api.InvalidParameter"],
       async handle(ctx) {
         const row = await findImage(db, ctx);
         if (!deps.provider) throw noProvider();

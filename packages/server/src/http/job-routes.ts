@@ -13,7 +13,7 @@ const jobIdOf = (params: Record<string, string>): string => params["jobId"] as s
 
 const PAGING = [
   { name: "limit", description: "Page size, 1–1000 (default 100)", schema: { type: "integer", minimum: 1, maximum: 1000 } },
-  { name: "offset", description: "Jobs to skip (default 0)", schema: { type: "integer", minimum: 0 } },
+  { name: "offset", description: "Jobs to skip (default 0)", schema: { type: "integer", minimum: 0, maximum: 1_000_000_000 } },
 ];
 
 const STATUS_CODES = ["ReplicationJob.NotFound", "ReplicationJob.InvalidStatus"];
@@ -140,8 +140,13 @@ export function buildJobRoutes(deps: RouteDeps): Route[] {
       auth: "apiKey",
       query: [{ name: "jobId", description: "Only this job's images", schema: { type: "string", maxLength: 64 } }],
       responses: { 200: "{ images: [...] }" },
+      errorCodes: ["Api.InvalidParameter"],
       async handle(ctx) {
-        return { status: 200, body: { images: await listImages(db, { jobId: ctx.query.get("jobId") ?? undefined }) } };
+        const jobId = ctx.query.get("jobId");
+        if (jobId !== null && (jobId.length === 0 || jobId.length > 64)) {
+          throw new HoistError("Api.InvalidParameter", "jobId must be a job's id", { fix: "Pass a JobId from GET /v1/jobs or leave it out." });
+        }
+        return { status: 200, body: { images: await listImages(db, { jobId: jobId ?? undefined }) } };
       },
     },
     {

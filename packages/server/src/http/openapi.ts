@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document, built from the route table the server dispatches
 // on, with request bodies from the same zod schemas that validate them.
 import { z } from "zod";
+import { REQUEST_ERROR_CODES } from "./request-input";
 import type { Route } from "./router";
 
 export function openApiDocument(routes: readonly Route[], version: string): Record<string, unknown> {
@@ -21,7 +22,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       summary: r.summary,
       ...(r.auth === "none" ? { security: [] } : { security: [{ [r.auth === "apiKey" ? "apiKey" : "agentToken"]: [] }] }),
       ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { unrepresentable: "any" }) } } } } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(r.body, { unrepresentable: "any", io: "input" }) } } } } : {}),
       responses,
       ...errors,
     };
@@ -29,6 +30,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   return {
     openapi: "3.1.0",
     info: { title: "Hoist control plane", version, description: "Errors answer { code, message, fix?, retryable } with a 4xx/5xx status." },
+    // Any request can be refused with these, before its route looks at it (see x-error-codes of each operation for the rest).
+    "x-error-codes": [...REQUEST_ERROR_CODES, "Api.Unauthorized", "Api.NotFound", "Api.MethodNotAllowed"],
     components: {
       securitySchemes: {
         apiKey: { type: "http", scheme: "bearer", description: "An API key (created on the server's first start, or HOIST_API_KEY)" },

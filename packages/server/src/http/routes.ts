@@ -140,7 +140,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         { name: "state", description: `Only sources in this State (${SOURCE_STATES.join(", ")})`, schema: { type: "string", enum: [...SOURCE_STATES] } },
         { name: "name", description: "Only sources whose name contains this text (case-insensitive, taken literally)", schema: { type: "string", maxLength: 128 } },
         { name: "limit", description: "Page size, 1–1000 (default 100)", schema: { type: "integer", minimum: 1, maximum: 1000 } },
-        { name: "offset", description: "Sources to skip (default 0)", schema: { type: "integer", minimum: 0 } },
+        { name: "offset", description: "Sources to skip (default 0)", schema: { type: "integer", minimum: 0, maximum: 1_000_000_000 } },
       ],
       responses: { 200: "{ total, sources: [...] }", 400: "Invalid filter" },
       errorCodes: ["SourceServer.InvalidStateFilter", "SourceServer.InvalidNameFilter", "Api.InvalidParameter"],
