@@ -351,5 +351,28 @@ describe("block copy", () => {
     }
     expect(head.equals(Buffer.alloc(4096))).toBe(true);
   });
+
+  it("a new session of the job takes a partition over from one whose agent went silent", async () => {
+    const src = makeSource("takeover", "ext4", 64 * MiB);
+    fillSource(src, 8);
+    sh("umount", [src.mount]);
+    const job = await newJob(src, 1);
+    // An agent that opened the session and then vanished without closing its connection.
+    const stale = await connectPinned({ host: "127.0.0.1", port: receiver.ready.dataPort, fingerprint: receiver.ready.fingerprint });
+    const closed = new Promise<void>((r) => stale.once("close", () => r()));
+    stale.on("error", () => undefined);
+    stale.write(encodeFrame({ v: 1, jobId: job.jobId, token: job.token, kind: "block", partition: "disk1-p1" }));
+    const { value, rest } = await readFrame(stale, { timeoutMs: 30_000 });
+    expect(value).toMatchObject({ ok: true });
+    await writeJsonRecord(stale, BLOCK_RECORD.hello, { sourceBytes: 64 * MiB, chunkBytes: 4 * MiB, fs: "ext4" });
+    expect((await new RecordReader(stale, rest, 64 * MiB).next(30_000))?.type).toBe(BLOCK_RECORD.manifest);
+
+    const r = await transferPartitionBlocks(options(src, job));
+    expect(r.finished.check).toBe("clean");
+    await closed;
+    const mnt = join(base, "takeover-src");
+    sh("mount", ["-o", "ro", src.device, mnt]);
+    expect(compareTrees(mnt, job.target)).toEqual([]);
+  });
 });
 

@@ -17,6 +17,8 @@ import type { StoredJob } from "./job-store";
 
 const RECORD_LIMIT = 64 * 1024 * 1024;
 const IDLE_MS = 10 * 60_000;
+// How long a new session waits for the one it took over to let go of the target.
+const TAKEOVER_MS = 60_000;
 
 function outOfBounds(message: string): HoistError {
   return new HoistError("Block.OutOfBounds", message, { fix: "The agent sent a chunk outside the partition; make sure both sides run the same hoist version." });
@@ -65,18 +67,34 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
     throw new HoistError("Receiver.BlockUnsupported", "this receiver's target backend has no partitions to copy blocks into", { fix: "Run the receiver with the disk-image backend." });
   }
   const lockKey = `${job.jobId}/${partition}`;
-  if (ctx.blockSessions.has(lockKey)) {
-    throw new HoistError("Receiver.BlockBusy", `partition ${partition} already has a block transfer running`, { fix: "Wait for it to finish, or stop it, then run again.", retryable: true });
+  // A new session of the same job takes the partition over: the agent that held it
+  // has died or given up (its connection may stay half-open for minutes), and only
+  // the job's token opens either one.
+  let release!: () => void;
+  const mine = { socket, done: new Promise<void>((r) => (release = r)) };
+  const previous = ctx.blockSessions.get(lockKey);
+  ctx.blockSessions.set(lockKey, mine);
+  const letGo = () => {
+    if (ctx.blockSessions.get(lockKey) === mine) ctx.blockSessions.delete(lockKey);
+    release();
+  };
+  if (previous) {
+    log.info("block session taken over by a new connection", { partition });
+    previous.socket.destroy();
+    const gone = await Promise.race([previous.done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), TAKEOVER_MS).unref())]);
+    if (!gone || ctx.blockSessions.get(lockKey) !== mine) {
+      letGo();
+      throw new HoistError("Receiver.BlockBusy", `partition ${partition} already has a block transfer running`, { fix: "Wait for it to finish, or stop it, then run again.", retryable: true });
+    }
   }
   const targets = { jobDir: ctx.store.jobDir(job.jobId), plan: job.plan };
-  // Nothing else of the job may run while the partition is swapped out from under its mounts.
-  await ctx.disksForTransfer(job);
-  ctx.blockSessions.add(lockKey);
   let target: BlockTarget;
   try {
+    // Nothing else of the job may run while the partition is swapped out from under its mounts.
+    await ctx.disksForTransfer(job);
     target = await ctx.withJob(job.jobId, () => backend.openBlockTarget!(targets, partition, log));
   } catch (e) {
-    ctx.blockSessions.delete(lockKey);
+    letGo();
     throw e;
   }
   socket.write(encodeFrame({ ok: true }));
@@ -209,7 +227,7 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
     await Promise.allSettled(writes);
     if (fh) await fh.close().catch(() => undefined);
     if (manifest) await manifest.close().catch(() => undefined);
-    ctx.blockSessions.delete(lockKey);
+    letGo();
     if (!socket.destroyed) socket.end();
   }
 }

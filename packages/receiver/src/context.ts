@@ -14,8 +14,8 @@ export class ReceiverContext {
   readonly throttle = new FailureThrottle();
   private readonly attached = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** "jobId/partition" of each running block session. */
-  readonly blockSessions = new Set<string>();
+  /** The running block session of each "jobId/partition": its connection, and when it has let go of the target. */
+  readonly blockSessions = new Map<string, { socket: { destroy(): void }; done: Promise<void> }>();
   private workers: ChunkWorkers | undefined;
 
   constructor(
