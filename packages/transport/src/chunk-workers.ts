@@ -42,8 +42,12 @@ parentPort.on("message", (m) => {
       if (raw.length !== m.rawLength) throw Object.assign(new Error("a chunk decoded to " + raw.length + " bytes, not " + m.rawLength), { code: "Block.BadChunk" });
       const hash = sha(raw);
       if (!hash.equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
-      const out = raw === data ? Buffer.from(raw) : raw;
-      parentPort.postMessage({ id: m.id, raw: out });
+      if (raw === data) {
+        parentPort.postMessage({ id: m.id, ab: m.ab, offset: m.offset, length: m.length }, [m.ab]);
+      } else {
+        const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : Buffer.from(raw);
+        parentPort.postMessage({ id: m.id, ab: own.buffer, offset: 0, length: own.length }, [own.buffer]);
+      }
     } else if (m.op === "hash") {
       const buf = Buffer.from(m.ab, m.offset, m.length);
       parentPort.postMessage({ id: m.id, hash: sha(buf), ab: m.ab }, [m.ab]);
@@ -146,15 +150,22 @@ export class ChunkWorkers {
     };
   }
 
-  /** Decompresses and checks a received chunk; rejects with Block.BadChunk or Block.ChunkHashMismatch. */
+  /**
+   * Decompresses and checks a received chunk; rejects with Block.BadChunk or Block.ChunkHashMismatch.
+   * A chunk that fills (nearly) all of its memory, as a record read off the wire does, is moved to
+   * the worker and back without a copy, and `data` is unusable afterwards.
+   */
   async decode(data: Buffer, codec: number, rawLength: number, hash: Buffer): Promise<Buffer> {
-    // Copy out of the record so only the chunk's own bytes travel to the worker.
-    const own = Buffer.allocUnsafeSlow(data.length);
-    data.copy(own);
+    let own = data;
+    const movable = data.length >= 64 * 1024 && data.buffer.byteLength <= data.length + 64 * 1024 && !(data.buffer instanceof SharedArrayBuffer);
+    if (!movable) {
+      // Small (maybe in Buffer's shared pool) or part of a bigger memory: copy, so only the chunk's own bytes travel.
+      own = Buffer.allocUnsafeSlow(data.length);
+      data.copy(own);
+    }
     const ab = own.buffer as ArrayBuffer;
-    const r = await this.post({ op: "decode", ab, offset: 0, length: own.length, codec, rawLength, hash: new Uint8Array(hash) }, [ab]);
-    const raw = r.raw as Uint8Array;
-    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const r = await this.post({ op: "decode", ab, offset: own.byteOffset, length: own.length, codec, rawLength, hash: new Uint8Array(hash) }, [ab]);
+    return Buffer.from(r.ab as ArrayBuffer, r.offset as number, r.length as number);
   }
 
   /** SHA-256 of a buffer that owns its ArrayBuffer; the buffer comes back with the hash. */

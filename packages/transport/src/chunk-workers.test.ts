@@ -1,0 +1,40 @@
+import { createHash, randomBytes } from "node:crypto";
+import { brotliCompressSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { ChunkWorkers } from "./chunk-workers";
+
+const workers = new ChunkWorkers(2);
+afterAll(() => workers.close());
+const sha = (b: Buffer) => createHash("sha256").update(b).digest();
+
+describe("chunk workers", () => {
+  it("decodes a raw chunk read off the wire without copying it, and hands back the same bytes", async () => {
+    const record = Buffer.allocUnsafeSlow(50 + 1024 * 1024);
+    randomBytes(1024 * 1024).copy(record, 50);
+    const data = record.subarray(50);
+    const expected = Buffer.from(data);
+    const raw = await workers.decode(data, 0, data.length, sha(expected));
+    expect(raw.equals(expected)).toBe(true);
+    // Moved to the worker and back: the record's memory now belongs to the result.
+    expect(record.buffer.byteLength).toBe(0);
+  });
+
+  it("copies a small chunk rather than moving Buffer's shared pool, so other buffers stay intact", async () => {
+    const neighbour = Buffer.from("a neighbour in the same pool");
+    const zero = Buffer.from([]);
+    const raw = await workers.decode(zero, 2, 4096, sha(Buffer.alloc(4096)));
+    expect(raw.equals(Buffer.alloc(4096))).toBe(true);
+    const small = Buffer.from("tiny chunk");
+    expect((await workers.decode(small, 0, small.length, sha(small))).toString()).toBe("tiny chunk");
+    expect(small.toString()).toBe("tiny chunk");
+    expect(neighbour.toString()).toBe("a neighbour in the same pool");
+  });
+
+  it("decompresses a brotli chunk and refuses one that does not match its hash", async () => {
+    const plain = Buffer.from("log line 200 OK\n".repeat(100_000));
+    const packed = brotliCompressSync(plain);
+    expect((await workers.decode(packed, 1, plain.length, sha(plain))).equals(plain)).toBe(true);
+    await expect(workers.decode(brotliCompressSync(plain), 1, plain.length, sha(Buffer.from("other")))).rejects.toMatchObject({ code: "Block.ChunkHashMismatch" });
+    await expect(workers.decode(brotliCompressSync(plain), 1, plain.length - 1, sha(plain))).rejects.toMatchObject({ code: "Block.BadChunk" });
+  });
+});
