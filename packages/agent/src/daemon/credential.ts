@@ -3,6 +3,7 @@
 // activation-code use.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { HoistError } from "@hoist/protocol";
 import { z } from "zod";
 
 const CredentialSchema = z.object({ server: z.string(), sourceId: z.string(), agentToken: z.string(), heartbeatSeconds: z.number().int().positive() });
@@ -18,7 +19,16 @@ export function ensureStateDir(stateDir: string): void {
 export function loadCredential(stateDir: string): AgentCredential | null {
   const path = credentialPath(stateDir);
   if (!existsSync(path)) return null;
-  const parsed = CredentialSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    // JSON.parse quotes the text around a syntax error, and this text holds the agent's token: say nothing of it.
+    throw new HoistError("Agent.CredentialUnreadable", `the agent's credential ${path} is damaged (not valid JSON)`, {
+      fix: `Delete ${path} and import this source again with a new activation code (hoist agent --activation-code …).`,
+    });
+  }
+  const parsed = CredentialSchema.safeParse(raw);
   return parsed.success ? parsed.data : null;
 }
 

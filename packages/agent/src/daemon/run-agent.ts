@@ -89,6 +89,8 @@ export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
       log.info("resuming as an imported source", { sourceId: cred.sourceId });
       freshInventory = (await inventoryFor(opts.sourceRoot, log)).inventory;
     }
+    // The logger redacts the agent's own token too, wherever an error might quote it.
+    log.addSecret?.(cred.agentToken);
     const client = new ControlPlaneClient({ server, token: cred.agentToken });
     const tasks = new AgentTaskRunner({ client, sourceRoot: opts.sourceRoot, stateDir: opts.stateDir, logger: log, tunnel: opts.tunnel, progressIntervalMs: opts.progressIntervalMs });
     let period = opts.heartbeatSeconds ?? cred.heartbeatSeconds;
