@@ -6,7 +6,7 @@
 // creation are redone from the copied disks. client_data remembers what
 // exists (the intermediate instance, the job) so nothing is created twice.
 import { join } from "node:path";
-import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
+import { type DiskSourceChanges, HoistError, type SourceInventory, sourceChangesSummary, type TargetPlan } from "@hoist/protocol";
 import { collectInventory, lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
 import type { IntermediateInstance, Provider } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
@@ -16,7 +16,7 @@ import type { PreparedMigration } from "./config/index";
 import type { ProgressReporter } from "./progress";
 import { type BlockSource, describeBlockSource, transferPartitionBlocks } from "./block/index";
 import { DEFAULT_LINUX_EXCLUDES } from "./workdir";
-import { transferTree } from "./transfer/index";
+import { diskSourceChanges, transferTree } from "./transfer/index";
 
 export interface MigrateRunOptions {
   prepared: PreparedMigration;
@@ -40,6 +40,8 @@ export interface MigrateOutcome {
   result: "copied" | "finished" | "already-finished";
   bootSeconds?: number;
   verified: boolean;
+  /** Per disk copied by file: what changed on the source while it was copied. */
+  changedDuringCopy?: DiskSourceChanges[];
 }
 
 /** Key of a data disk in client_data for plan disk "diskN". */
@@ -197,6 +199,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   const totalBytes = plan.disks.reduce((n, d) => n + d.usedBytes, 0);
   let doneBefore = 0;
   let vanished = false;
+  const changedDuringCopy: DiskSourceChanges[] = [];
   for (const disk of plan.disks) {
     const key = clientKey(disk.key);
     const source = disk.key === "system" ? config.sourceRoot : join(config.sourceRoot, disk.sourcePath);
@@ -246,15 +249,24 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
       onProgress: (p) => progress.bytes(doneBefore + p.bytesDone, Math.max(totalBytes, doneBefore + p.bytesTotal)),
     });
     vanished ||= result.vanishedFiles;
+    const changes = diskSourceChanges(disk.key, disk.key === "system" ? "/" : disk.sourcePath, result.changes);
+    changedDuringCopy.push(changes);
+    log.info("what changed on the source during the copy", { disk: disk.key, appeared: changes.appeared, vanished: changes.vanished, changed: changes.changed, paths: changes.paths });
     doneBefore += result.bytesTotal;
     if (data.disks.some((d) => d.key === key)) data = updateDisk(data, key, { state: "done", bytesDone: result.bytesTotal, bytesTotal: result.bytesTotal });
     save();
     log.info("disk copied", { disk: disk.key, bytes: result.bytesTotal, ms: result.durationMs, streams: result.streams });
   }
-  if (vanished) say("Some files changed or vanished on the source during the copy; run hoist migrate again to bring the target up to date.");
+  const moved = changedDuringCopy.filter((c) => c.appeared + c.vanished + c.changed > 0);
+  for (const c of moved) {
+    say(`Changed on the source during the copy of ${c.disk}: ${sourceChangesSummary(c)}.`);
+    for (const p of c.paths.slice(0, 10)) say(`  ${p.change.padEnd(9)} ${p.path}${p.dir ? "/" : ""}`);
+    if (c.paths.length > 10) say(`  … ${c.paths.length - 10} more named in the log`);
+  }
+  if (vanished || moved.length) say("The source changed during the copy; run hoist migrate again to bring the target up to date.");
   if (options.copyOnly) {
     say(`Copied. The target disks stay on intermediate instance ${instance.instanceId}; run again to re-sync, or without --copy-only to make the image.`);
-    return { imageName: settings.image_name, result: "copied", verified: false };
+    return { imageName: settings.image_name, result: "copied", verified: false, changedDuringCopy };
   }
 
   // --- CreateImage: make it bootable, turn the disks into an image, prove it boots.
@@ -288,5 +300,5 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   await provider.releaseIntermediateInstance(instance.instanceId);
   data = { ...data, stage: "Finished" };
   save();
-  return { imageName: settings.image_name, result: "finished", verified: verify, ...(bootSeconds === undefined ? {} : { bootSeconds }) };
+  return { imageName: settings.image_name, result: "finished", verified: verify, changedDuringCopy, ...(bootSeconds === undefined ? {} : { bootSeconds }) };
 }

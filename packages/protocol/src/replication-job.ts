@@ -6,6 +6,7 @@
 // written against it read naturally here.
 import { z } from "zod";
 import { SourceInventorySchema } from "./inventory";
+import { DiskSourceChangesSchema } from "./source-changes";
 
 /** Job `Status`, as in SMC's API. */
 export const JOB_STATUSES = ["Ready", "Running", "Stopped", "InError", "Finished", "Waiting", "Expired", "Deleting"] as const;
@@ -300,6 +301,8 @@ export const TaskResultRequestSchema = z.discriminatedUnion("ok", [
     /** For transfer tasks: bytes the copy covered, and whether files changed or vanished under it. */
     bytesTotal: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     vanishedFiles: z.boolean().optional(),
+    /** For transfer tasks: per disk copied by file, what changed on the source while it was copied. */
+    changedDuringCopy: z.array(DiskSourceChangesSchema).max(17).optional(),
   }),
   z.strictObject({
     ok: z.literal(false),

@@ -5,10 +5,10 @@
 // restart the current disk's copy with them (rsync resumes where it was).
 import { lstatSync, mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
-import { HoistError, isHoistError, type TaskProgressRequest, TaskProgressResponseSchema, type TaskResultRequest, type TransferSettings, type TransferTask } from "@hoist/protocol";
+import { type DiskSourceChanges, HoistError, isHoistError, sourceChangesSummary, type TaskProgressRequest, TaskProgressResponseSchema, type TaskResultRequest, type TransferSettings, type TransferTask } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
 import { transferPartitionBlocks } from "../block/index";
-import { transferTree } from "../transfer/index";
+import { diskSourceChanges, transferTree } from "../transfer/index";
 import { readExcludes } from "../workdir";
 import type { ControlPlaneClient } from "./control-client";
 import { sleep } from "./sleep";
@@ -194,6 +194,7 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
   try {
     let doneBefore = 0;
     let vanished = false;
+    const changedDuringCopy: DiskSourceChanges[] = [];
     // Runs one copy; when new settings arrive it is stopped and run again with them (it resumes).
     const restartable = async <T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T | null> => {
       for (;;) {
@@ -271,12 +272,21 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
       });
       if (!result) return null;
       vanished ||= result.vanishedFiles;
+      const changes = diskSourceChanges(disk.module, sourcePathOf(disk), result.changes);
+      changedDuringCopy.push(changes);
+      if (changes.appeared + changes.vanished + changes.changed > 0) {
+        log.info("the source changed during the copy; the next sync brings it over", {
+          disk: disk.module,
+          summary: sourceChangesSummary(changes),
+          paths: changes.paths.slice(0, 10).map((p) => `${p.change} ${p.path}`),
+        });
+      }
       doneBefore += result.bytesTotal;
       meter.update(doneBefore, disk.module);
       await post();
       if (ended.signal.aborted) return null;
     }
-    return { ok: true, bytesTotal: doneBefore, vanishedFiles: vanished };
+    return { ok: true, bytesTotal: doneBefore, vanishedFiles: vanished, changedDuringCopy };
   } finally {
     tickerDone.abort();
     await ticker;

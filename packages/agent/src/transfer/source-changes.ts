@@ -5,7 +5,7 @@
 // (about 20 bytes plus the path per entry), and only counts and a bounded
 // sample of paths are kept.
 import { closeSync, openSync, readSync, type Stats, writeSync } from "node:fs";
-import { SOURCE_CHANGE_PATH_MAX, SOURCE_CHANGE_SAMPLE, SOURCE_CHANGE_KINDS, type SourceChange, type SourceChangeKind } from "@hoist/protocol";
+import { type DiskSourceChanges, SOURCE_CHANGE_KINDS, SOURCE_CHANGE_PATH_MAX, SOURCE_CHANGE_SAMPLE, type SourceChange, type SourceChangeKind } from "@hoist/protocol";
 
 export interface SourceChanges {
   appeared: number;
@@ -115,6 +115,16 @@ class SnapshotReader {
     }
     return true;
   }
+}
+
+/** The changes of one disk's copy, with paths made absolute on the source (`sourcePath` is the disk's folder, "/" for the system disk). */
+export function diskSourceChanges(disk: string, sourcePath: string, changes: SourceChanges): DiskSourceChanges {
+  const prefix = sourcePath.replace(/\/+$/, "");
+  const paths = changes.paths.map((p) => {
+    const path = `${prefix}${p.path}`;
+    return { ...p, path: path.length > SOURCE_CHANGE_PATH_MAX ? `${path.slice(0, SOURCE_CHANGE_PATH_MAX)}…` : path };
+  });
+  return { disk, appeared: changes.appeared, vanished: changes.vanished, changed: changes.changed, paths };
 }
 
 /** A key ("etc\0ssh\0sshd_config") as a path a person reads ("/etc/ssh/sshd_config"). */
