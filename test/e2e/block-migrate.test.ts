@@ -1,8 +1,9 @@
 // `hoist migrate` with a data disk copied by block: a real Debian 12 source
 // (the cached debootstrap tree under an overlay) whose /mnt/disk1 is its own
 // xfs partition on a loop device, mounted and in use. The run must end with
-// an image whose disk1 carries the source's filesystem (same UUID, grown to
-// the larger target disk, xfs_repair clean) with every file equal.
+// an image that boots with that disk mounted, and whose disk1 carries the
+// source's filesystem (same UUID, grown to the larger target disk,
+// xfs_repair clean) with every file equal.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -73,14 +74,23 @@ describe("hoist migrate with a data disk copied by block", () => {
     expect(hoist(["migrate", "--help"]).stdout).toContain("--block-partitions");
   });
 
-  it("makes an image whose data disk is the source's xfs, grown, clean and equal file by file", () => {
-    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/mnt/disk1", "--no-verify", "--compression", "1"]);
+  it("makes an image that boots with its data disk mounted: the source's xfs, grown, clean and equal file by file", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/mnt/disk1", "--compression", "1"]);
     expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toContain("by block");
     expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
-    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as { disks: { key: string; file: string }[]; mounts: { mountPoint: string }[] };
+    expect(r.stdout).toContain("booted to multi-user");
+    const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as {
+      disks: { key: string; file: string }[];
+      mounts: { mountPoint: string }[];
+      verification: { status: string; mountedAll: boolean; reachedMultiUser: boolean };
+    };
     expect(manifest.disks.map((d) => d.key).sort()).toEqual(["disk1", "system"]);
     expect(manifest.mounts.map((m) => m.mountPoint).sort()).toEqual(["/", "/mnt/disk1"]);
+    // The image booted, and its fstab mounted the block-copied disk by the source's UUID.
+    const consoleLog = readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "verify-console.log"), "utf8");
+    expect(manifest.verification, `console log ends:\n${consoleLog.slice(-3000)}`).toMatchObject({ status: "booted", mountedAll: true, reachedMultiUser: true });
+    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk1/);
 
     // The image's static check finds every fstab UUID (the block disk kept the source's) on its disks.
     const check = hoist(["image", "check", IMAGE]);

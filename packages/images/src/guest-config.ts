@@ -35,9 +35,18 @@ export const VERIFY_MARKER = "HOIST-VERIFY";
 
 export const VERIFY_SCRIPT_PATH = "/usr/local/sbin/hoist-verify";
 
-/** Prints the mounted filesystems and failed units on one line to the serial port. Reads only. */
+/**
+ * Prints the mounted filesystems and failed units on one line to the serial port. Reads only.
+ * Data disks are mounted with nofail, so multi-user does not wait for them: the report first
+ * waits (at most 3 minutes) until no mount is still being mounted.
+ */
 export const VERIFY_SCRIPT = `#!/bin/sh
 # Reports, once per boot, what a migration check needs to see on the serial console.
+i=0
+while [ $i -lt 180 ] && [ -n "$(systemctl list-units --type=mount --state=activating --no-legend --plain 2>/dev/null)" ]; do
+  sleep 1
+  i=$((i + 1))
+done
 mounts=$(findmnt -rn -o TARGET | tr '\\n' ',')
 failed=$(systemctl list-units --state=failed --no-legend --plain | cut -d' ' -f1 | tr '\\n' ',')
 echo "${VERIFY_MARKER} mounts=$mounts failed=$failed end" > /dev/ttyS0
