@@ -101,6 +101,37 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(await p.findIntermediateInstance(inst.instanceId)).toBeNull();
   });
 
+  it("acts in the region and network a call's placement names, and finds the instance only there", async () => {
+    // A provider configured for cn-hangzhou serves a job of another region in the user's own VPC (NetMode 2).
+    const p = provider();
+    const own = fake.seedNetwork("cn-shanghai");
+    const placement = { region: "cn-shanghai", netMode: "vpc" as const, vpcId: own.vpcId, vSwitchId: own.vSwitchId, instanceType: "ecs.c7.large" };
+    const inst = await p.createIntermediateInstance({ region: "cn-shanghai", placement, label: "job-1", plan: plan(), inventory: inventory() });
+    const row = fake.instances.get(inst.instanceId)!;
+    expect(row).toMatchObject({ region: "cn-shanghai", type: "ecs.c7.large", vSwitchId: own.vSwitchId, publicIp: "" });
+    const run = fake.calls.filter((c) => c.action === "RunInstances").at(-1)!;
+    expect(run.params).toMatchObject({ RegionId: "cn-shanghai", InstanceType: "ecs.c7.large", VSwitchId: own.vSwitchId, InternetMaxBandwidthOut: "0" });
+    // In VPC mode the agent reaches the receiver at the private address.
+    expect(inst.host).toBe(row.privateIp);
+    // The instance is not in the configured region: only the job's placement finds it.
+    expect(await p.findIntermediateInstance(inst.instanceId)).toBeNull();
+    expect(await p.findIntermediateInstance(inst.instanceId, placement)).toMatchObject({ instanceId: inst.instanceId, fingerprint: inst.fingerprint });
+    const sg = row.securityGroupId;
+    expect(fake.securityGroups.get(sg)?.["SecurityGroupName"]).toBe("hoist-migration");
+    await p.releaseIntermediateInstance(inst.instanceId, placement);
+    expect(fake.instances.has(inst.instanceId)).toBe(false);
+    // Hoist's security group in the user's VPC goes; the user's VPC and vSwitch stay.
+    expect(fake.securityGroups.has(sg)).toBe(false);
+    expect(fake.vpcs.has(own.vpcId) && fake.vswitches.has(own.vSwitchId)).toBe(true);
+    expect([...fake.disks.values()].filter((d) => d.region === "cn-shanghai")).toEqual([]);
+    // A region that is not Alibaba Cloud's is refused before any call.
+    const calls = fake.calls.length;
+    expect(await codeOf(p.createIntermediateInstance({ region: "local", label: "x", plan: plan(), inventory: inventory() }))).toBe("Alibaba.InvalidRegion");
+    expect(fake.calls.length).toBe(calls);
+    fake.vswitches.delete(own.vSwitchId);
+    fake.vpcs.delete(own.vpcId);
+  });
+
   it("turns each account error of seed 002 into a clear code with the fix, and creates nothing after it", async () => {
     const p = provider();
     const req = { region: "cn-hangzhou", label: "web01", plan: plan(), inventory: inventory() };

@@ -4,8 +4,10 @@
 // the ACS3-HMAC-SHA256 signature recomputed with the test's AccessKey secret,
 // the OSS V1 signature, the action names and their required parameters — and
 // keeps the state of VPCs, vSwitches, security groups and rules, instances,
-// disks, snapshots, images, OSS objects and ENS images. Errors can be injected
-// per action (NotEnoughBalance, Forbidden.RAM, throttling, no stock, …).
+// disks, snapshots, images, OSS objects and ENS images. Resources live in the
+// region of the request that made them: another region's RegionId neither
+// lists nor finds them, as on Alibaba Cloud. Errors can be injected per action
+// (NotEnoughBalance, Forbidden.RAM, throttling, no stock, …).
 //
 // Its instances are real: one whose user data starts the Hoist receiver runs a
 // real `hoist receiver` on a loopback address of its own (its "public IP"),
@@ -69,6 +71,11 @@ const KNOWN = new Set([
   "ens:DescribeImages",
 ]);
 
+/** Parameters naming one resource, each checked to be in the request's region. */
+const ID_PARAMS = ["InstanceId", "DiskId", "SnapshotId", "ImageId", "VpcId", "VSwitchId", "SecurityGroupId", "ResourceId"];
+/** Actions that list resources: they show those of the request's region only. */
+const LISTS = new Set(["DescribeZones", "DescribeImages", "DescribeInstances", "DescribeSecurityGroups", "DescribeDisks", "DescribeSnapshots", "DescribeVpcs", "DescribeVSwitches"]);
+
 export interface FakeCall {
   product: string;
   action: string;
@@ -88,6 +95,7 @@ type Rec = Record<string, unknown>;
 
 interface Instance {
   id: string;
+  region: string;
   name: string;
   type: string;
   zoneId: string;
@@ -108,6 +116,7 @@ interface Instance {
 
 interface Disk {
   id: string;
+  region: string;
   name: string;
   size: number;
   type: "system" | "data";
@@ -119,6 +128,7 @@ interface Disk {
 
 interface Snapshot {
   id: string;
+  region: string;
   name: string;
   diskId: string;
   diskType: "system" | "data";
@@ -131,6 +141,8 @@ interface Snapshot {
 
 interface Image {
   id: string;
+  /** "*" for public images, which every region offers. */
+  region: string;
   name: string;
   owner: "self" | "system";
   status: "Creating" | "Available";
@@ -200,6 +212,7 @@ export class AlibabaContractFake {
     mkdirSync(join(options.dir, "oss"), { recursive: true });
     this.images.set("m-debian12-public", {
       id: "m-debian12-public",
+      region: "*",
       name: "debian_12_8_x64_20G_alibase_20250101.vhd",
       owner: "system",
       status: "Available",
@@ -242,14 +255,36 @@ export class AlibabaContractFake {
   }
 
   /** An instance that exists before the migration (seed 003's destination), with disks of these sizes. */
-  seedInstance(spec: { osType?: string; systemGiB: number; dataGiB: number[]; zoneId?: string }): string {
+  seedInstance(spec: { osType?: string; systemGiB: number; dataGiB: number[]; zoneId?: string; regionId?: string }): string {
     const id = this.id("i");
-    const zoneId = spec.zoneId ?? this.zones()[0]!;
-    const inst: Instance = { id, name: "destination", type: "ecs.g7.large", zoneId, imageId: "m-debian12-public", vSwitchId: "", vpcId: "", securityGroupId: "", status: "Running", publicIp: this.loopbackIp(), privateIp: "192.168.0.10", userData: "", osType: spec.osType ?? "linux", stateDir: join(this.options.dir, "instances", id), console: "", qemu: null, tags: [] };
+    const region = spec.regionId ?? this.region;
+    const zoneId = spec.zoneId ?? this.zones(region)[0]!;
+    const inst: Instance = { id, region, name: "destination", type: "ecs.g7.large", zoneId, imageId: "m-debian12-public", vSwitchId: "", vpcId: "", securityGroupId: "", status: "Running", publicIp: this.loopbackIp(), privateIp: "192.168.0.10", userData: "", osType: spec.osType ?? "linux", stateDir: join(this.options.dir, "instances", id), console: "", qemu: null, tags: [] };
     this.instances.set(id, inst);
-    this.newDisk(spec.systemGiB, "system", id, zoneId, "system", true);
-    for (const [i, g] of spec.dataGiB.entries()) this.newDisk(g, "data", id, zoneId, `data${i + 1}`, false);
+    this.newDisk(region, spec.systemGiB, "system", id, zoneId, "system", true);
+    for (const [i, g] of spec.dataGiB.entries()) this.newDisk(region, g, "data", id, zoneId, `data${i + 1}`, false);
     return id;
+  }
+
+  /** A VPC with one vSwitch that the user made (seed 003's "specify a VPC and a vSwitch"). */
+  seedNetwork(regionId: string = this.region): { vpcId: string; vSwitchId: string; zoneId: string } {
+    const vpcId = this.id("vpc");
+    const vSwitchId = this.id("vsw");
+    const zoneId = this.zones(regionId)[0]!;
+    this.vpcs.set(vpcId, { VpcId: vpcId, VpcName: "users-own", CidrBlock: "10.0.0.0/8", Status: "Available", RegionId: regionId });
+    this.vswitches.set(vSwitchId, { VSwitchId: vSwitchId, VpcId: vpcId, ZoneId: zoneId, CidrBlock: "10.1.0.0/16", VSwitchName: "users-own", Status: "Available", RegionId: regionId, nextIp: 10 });
+    return { vpcId, vSwitchId, zoneId };
+  }
+
+  /** The region a resource was made in; undefined for one every region offers (public images) or none at all. */
+  regionOf(id: string): string | undefined {
+    const r = this.instances.get(id)?.region ?? this.disks.get(id)?.region ?? this.snapshots.get(id)?.region ?? this.images.get(id)?.region ?? this.vpcs.get(id)?.["RegionId"] ?? this.vswitches.get(id)?.["RegionId"] ?? this.securityGroups.get(id)?.["RegionId"];
+    return typeof r === "string" && r !== "*" ? r : undefined;
+  }
+
+  private inRegion(id: string, region: string | undefined): boolean {
+    const r = this.regionOf(id);
+    return r === undefined || r === region;
   }
 
   async close(): Promise<void> {
@@ -316,6 +351,14 @@ export class AlibabaContractFake {
     if (inj) {
       inj.times--;
       return this.fail(res, inj.status, inj.code, inj.message);
+    }
+    // A resource of another region is not there for this request (lists filter them out themselves).
+    if (product !== "ens" && !LISTS.has(action)) {
+      for (const [k, v] of Object.entries(params)) {
+        const name = k.replace(/\.\d+$/, "");
+        if (!ID_PARAMS.includes(name) || this.inRegion(v, params["RegionId"])) continue;
+        return this.fail(res, 404, `Invalid${name === "ResourceId" ? "ResourceId" : name}.NotFound`, `The specified ${name} does not exist in region ${params["RegionId"]}.`);
+      }
     }
     try {
       const out = await this.dispatch(product, action, params);
@@ -384,8 +427,8 @@ export class AlibabaContractFake {
     return `${prefix}-${randomBytes(9).toString("hex").slice(0, 17)}`;
   }
 
-  private zones(): string[] {
-    return this.options.zones ?? [`${this.region}-h`, `${this.region}-i`];
+  private zones(region: string = this.region): string[] {
+    return region === this.region && this.options.zones ? this.options.zones : [`${region}-h`, `${region}-i`];
   }
 
   private loopbackIp(): string {
@@ -407,19 +450,19 @@ export class AlibabaContractFake {
     return out;
   }
 
-  private newDisk(sizeGiB: number, type: "system" | "data", instanceId: string, zoneId: string, name: string, deleteWithInstance: boolean, from?: string): Disk {
+  private newDisk(region: string, sizeGiB: number, type: "system" | "data", instanceId: string, zoneId: string, name: string, deleteWithInstance: boolean, from?: string): Disk {
     const id = this.id("d");
     const file = join(this.options.dir, "disks", `${id}.raw`);
     if (from) spawnSync("cp", ["--sparse=always", from, file]);
     else writeFileSync(file, "");
     truncateSync(file, Math.max(sizeGiB * GiB, statSync(file).size));
-    const d: Disk = { id, name, size: sizeGiB, type, instanceId, deleteWithInstance, file, zoneId };
+    const d: Disk = { id, region, name, size: sizeGiB, type, instanceId, deleteWithInstance, file, zoneId };
     this.disks.set(id, d);
     return d;
   }
 
   private diskRow(d: Disk): Rec {
-    return { DiskId: d.id, DiskName: d.name, Size: d.size, Type: d.type, Category: "cloud_essd", Status: d.instanceId ? "In_use" : "Available", InstanceId: d.instanceId, ZoneId: d.zoneId, RegionId: this.region, Device: d.instanceId ? d.file : "" };
+    return { DiskId: d.id, DiskName: d.name, Size: d.size, Type: d.type, Category: "cloud_essd", Status: d.instanceId ? "In_use" : "Available", InstanceId: d.instanceId, ZoneId: d.zoneId, RegionId: d.region, Device: d.instanceId ? d.file : "" };
   }
 
   private instanceRow(i: Instance): Rec {
@@ -428,7 +471,7 @@ export class AlibabaContractFake {
       InstanceName: i.name,
       InstanceType: i.type,
       ZoneId: i.zoneId,
-      RegionId: this.region,
+      RegionId: i.region,
       ImageId: i.imageId,
       Status: i.status,
       OSType: i.osType,
@@ -519,21 +562,23 @@ export class AlibabaContractFake {
   // ---------------------------------------------------------------- actions
   private async dispatch(product: string, action: string, p: Record<string, string>): Promise<Rec> {
     const key = `${product}:${action}`;
+    const region = p["RegionId"] ?? this.region;
+    const here = (id: string) => this.inRegion(id, region);
     switch (key) {
       case "ecs:DescribeZones":
-        return { Zones: { Zone: this.zones().map((z) => ({ ZoneId: z, LocalName: z })) } };
+        return { Zones: { Zone: this.zones(region).map((z) => ({ ZoneId: z, LocalName: z })) } };
       case "ecs:DescribeImages": {
         const nameRe = p["ImageName"] ? new RegExp(`^${p["ImageName"].replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`) : null;
-        const rows = [...this.images.values()].filter((i) => (!p["ImageId"] || i.id === p["ImageId"]) && (!p["ImageOwnerAlias"] || i.owner === p["ImageOwnerAlias"]) && (!nameRe || nameRe.test(i.name)));
+        const rows = [...this.images.values()].filter((i) => here(i.id) && (!p["ImageId"] || i.id === p["ImageId"]) && (!p["ImageOwnerAlias"] || i.owner === p["ImageOwnerAlias"]) && (!nameRe || nameRe.test(i.name)));
         return { Images: { Image: rows.map((i) => this.imageRow(i)) }, TotalCount: rows.length };
       }
       case "vpc:CreateVpc": {
         const id = this.id("vpc");
-        this.vpcs.set(id, { VpcId: id, VpcName: p["VpcName"] ?? "", CidrBlock: p["CidrBlock"] ?? "172.16.0.0/12", Status: "Pending", RegionId: this.region });
+        this.vpcs.set(id, { VpcId: id, VpcName: p["VpcName"] ?? "", CidrBlock: p["CidrBlock"] ?? "172.16.0.0/12", Status: "Pending", RegionId: region });
         return { VpcId: id };
       }
       case "vpc:DescribeVpcs": {
-        const rows = [...this.vpcs.values()].filter((v) => (!p["VpcId"] || v["VpcId"] === p["VpcId"]) && (!p["VpcName"] || v["VpcName"] === p["VpcName"]));
+        const rows = [...this.vpcs.values()].filter((v) => here(String(v["VpcId"])) && (!p["VpcId"] || v["VpcId"] === p["VpcId"]) && (!p["VpcName"] || v["VpcName"] === p["VpcName"]));
         const out = rows.map((v) => ({ ...v }));
         for (const v of rows) v["Status"] = "Available";
         return { Vpcs: { Vpc: out }, TotalCount: out.length };
@@ -547,11 +592,11 @@ export class AlibabaContractFake {
       case "vpc:CreateVSwitch": {
         if (!this.vpcs.has(p["VpcId"] ?? "")) throw this.err("InvalidVpcId.NotFound", "no such VPC", 404);
         const id = this.id("vsw");
-        this.vswitches.set(id, { VSwitchId: id, VpcId: p["VpcId"], ZoneId: p["ZoneId"], CidrBlock: p["CidrBlock"], VSwitchName: p["VSwitchName"] ?? "", Status: "Pending", nextIp: 10 });
+        this.vswitches.set(id, { VSwitchId: id, VpcId: p["VpcId"], ZoneId: p["ZoneId"], CidrBlock: p["CidrBlock"], VSwitchName: p["VSwitchName"] ?? "", Status: "Pending", RegionId: region, nextIp: 10 });
         return { VSwitchId: id };
       }
       case "vpc:DescribeVSwitches": {
-        const rows = [...this.vswitches.values()].filter((s) => (!p["VSwitchId"] || s["VSwitchId"] === p["VSwitchId"]) && (!p["VpcId"] || s["VpcId"] === p["VpcId"]) && (!p["ZoneId"] || s["ZoneId"] === p["ZoneId"]));
+        const rows = [...this.vswitches.values()].filter((s) => here(String(s["VSwitchId"])) && (!p["VSwitchId"] || s["VSwitchId"] === p["VSwitchId"]) && (!p["VpcId"] || s["VpcId"] === p["VpcId"]) && (!p["ZoneId"] || s["ZoneId"] === p["ZoneId"]));
         const out = rows.map(({ nextIp: _n, ...s }) => ({ ...s }));
         for (const s of rows) s["Status"] = "Available";
         return { VSwitches: { VSwitch: out }, TotalCount: out.length };
@@ -563,11 +608,11 @@ export class AlibabaContractFake {
       }
       case "ecs:CreateSecurityGroup": {
         const id = this.id("sg");
-        this.securityGroups.set(id, { SecurityGroupId: id, VpcId: p["VpcId"], SecurityGroupName: p["SecurityGroupName"] ?? "", rules: [] });
+        this.securityGroups.set(id, { SecurityGroupId: id, VpcId: p["VpcId"], SecurityGroupName: p["SecurityGroupName"] ?? "", RegionId: region, rules: [] });
         return { SecurityGroupId: id };
       }
       case "ecs:DescribeSecurityGroups": {
-        const rows = [...this.securityGroups.values()].filter((s) => (!p["VpcId"] || s["VpcId"] === p["VpcId"]) && (!p["SecurityGroupName"] || s["SecurityGroupName"] === p["SecurityGroupName"]));
+        const rows = [...this.securityGroups.values()].filter((s) => here(String(s["SecurityGroupId"])) && (!p["VpcId"] || s["VpcId"] === p["VpcId"]) && (!p["SecurityGroupName"] || s["SecurityGroupName"] === p["SecurityGroupName"]));
         return { SecurityGroups: { SecurityGroup: rows.map(({ rules: _r, ...s }) => s) } };
       }
       case "ecs:AuthorizeSecurityGroup": {
@@ -586,7 +631,9 @@ export class AlibabaContractFake {
         return this.runInstances(p);
       case "ecs:DescribeInstances": {
         const ids = p["InstanceIds"] ? (JSON.parse(p["InstanceIds"]) as string[]) : null;
-        const rows = [...this.instances.values()].filter((i) => (!ids || ids.includes(i.id)) && (!p["VpcId"] || i.vpcId === p["VpcId"]));
+        const rows = [...this.instances.values()].filter(
+          (i) => here(i.id) && (!ids || ids.includes(i.id)) && (!p["VpcId"] || i.vpcId === p["VpcId"]) && (!p["SecurityGroupId"] || i.securityGroupId === p["SecurityGroupId"]),
+        );
         return { Instances: { Instance: rows.map((i) => this.instanceRow(i)) }, TotalCount: rows.length };
       }
       case "ecs:DescribeUserData": {
@@ -630,7 +677,8 @@ export class AlibabaContractFake {
         return { InstanceId: inst.id, ConsoleOutput: text.toString("base64") };
       }
       case "ecs:CreateDisk": {
-        const d = this.newDisk(Number(p["Size"]), "data", "", p["ZoneId"] ?? "", p["DiskName"] ?? "", false);
+        if (!this.zones(region).includes(p["ZoneId"] ?? "")) throw this.err("InvalidZoneId.NotFound", `zone ${p["ZoneId"]} is not in ${region}`, 404);
+        const d = this.newDisk(region, Number(p["Size"]), "data", "", p["ZoneId"] ?? "", p["DiskName"] ?? "", false);
         return { DiskId: d.id };
       }
       case "ecs:AttachDisk": {
@@ -661,7 +709,7 @@ export class AlibabaContractFake {
         const ids = p["DiskIds"] ? (JSON.parse(p["DiskIds"]) as string[]) : null;
         const nameRe = p["DiskName"] ? new RegExp(`^${p["DiskName"].replace(/\*/g, ".*")}$`) : null;
         const rows = [...this.disks.values()]
-          .filter((d) => (!ids || ids.includes(d.id)) && (!p["InstanceId"] || d.instanceId === p["InstanceId"]) && (!nameRe || nameRe.test(d.name)))
+          .filter((d) => here(d.id) && (!ids || ids.includes(d.id)) && (!p["InstanceId"] || d.instanceId === p["InstanceId"]) && (!nameRe || nameRe.test(d.name)))
           .map((d) => this.diskRow(d))
           .filter((d) => !p["Status"] || d["Status"] === p["Status"]);
         return { Disks: { Disk: rows }, TotalCount: rows.length };
@@ -681,12 +729,12 @@ export class AlibabaContractFake {
         const id = this.id("s");
         const file = join(this.options.dir, "disks", `${id}.snap`);
         spawnSync("cp", ["--sparse=always", d.file, file]);
-        this.snapshots.set(id, { id, name: p["SnapshotName"] ?? "", diskId: d.id, diskType: d.type, diskSize: d.size, instanceId: d.instanceId, file, polled: false, tags: this.list(p, "Tag") });
+        this.snapshots.set(id, { id, region: d.region, name: p["SnapshotName"] ?? "", diskId: d.id, diskType: d.type, diskSize: d.size, instanceId: d.instanceId, file, polled: false, tags: this.list(p, "Tag") });
         return { SnapshotId: id };
       }
       case "ecs:DescribeSnapshots": {
         const ids = p["SnapshotIds"] ? (JSON.parse(p["SnapshotIds"]) as string[]) : null;
-        const rows = [...this.snapshots.values()].filter((s) => (!ids || ids.includes(s.id)) && (!p["InstanceId"] || s.instanceId === p["InstanceId"]));
+        const rows = [...this.snapshots.values()].filter((s) => here(s.id) && (!ids || ids.includes(s.id)) && (!p["InstanceId"] || s.instanceId === p["InstanceId"]));
         const out = rows.map((s) => ({ SnapshotId: s.id, SnapshotName: s.name, SourceDiskId: s.diskId, SourceDiskType: s.diskType, SourceDiskSize: String(s.diskSize), Status: s.polled ? "accomplished" : "progressing", Progress: s.polled ? "100%" : "50%" }));
         for (const s of rows) s.polled = true;
         return { Snapshots: { Snapshot: out }, TotalCount: out.length };
@@ -723,7 +771,7 @@ export class AlibabaContractFake {
         const b = this.buckets.get(p["OSSBucket"] ?? "");
         if (!i) throw this.err("InvalidImageId.NotFound", "no such image", 404);
         if (!b) throw this.err("InvalidOSSBucket.NotFound", "no such bucket", 404);
-        if (b.region !== this.region) throw this.err("InvalidOSSBucket.RegionMismatch", "the bucket is in another region");
+        if (b.region !== region) throw this.err("InvalidOSSBucket.RegionMismatch", "the bucket is in another region");
         i.mappings.forEach((m, n) => {
           const key = `${p["OSSPrefix"] ?? ""}${i.name}_${m.type === "system" ? "system" : `data_${n}`}.raw`;
           const file = join(this.options.dir, "oss", p["OSSBucket"] ?? "", randomBytes(6).toString("hex"));
@@ -732,7 +780,7 @@ export class AlibabaContractFake {
         });
         const taskId = this.id("t");
         this.tasks.set(taskId, { status: "Processing", polled: false });
-        return { TaskId: taskId, RegionId: this.region };
+        return { TaskId: taskId, RegionId: region };
       }
       case "ecs:DescribeTaskAttribute": {
         const t = this.tasks.get(p["TaskId"] ?? "");
@@ -753,7 +801,7 @@ export class AlibabaContractFake {
           rmSync(sys.file, { force: true });
           this.disks.delete(sys.id);
         }
-        this.newDisk(Math.max(Number(p["SystemDisk.Size"] ?? 0), snap.diskSize), "system", inst.id, inst.zoneId, "system", true, snap.file);
+        this.newDisk(inst.region, Math.max(Number(p["SystemDisk.Size"] ?? 0), snap.diskSize), "system", inst.id, inst.zoneId, "system", true, snap.file);
         inst.imageId = image.id;
         return { DiskId: "replaced" };
       }
@@ -786,6 +834,7 @@ export class AlibabaContractFake {
   }
 
   private async runInstances(p: Record<string, string>): Promise<Rec> {
+    const region = p["RegionId"] ?? this.region;
     const image = this.images.get(p["ImageId"] ?? "");
     if (!image) throw this.err("InvalidImageId.NotFound", "no such image", 404);
     const sw = this.vswitches.get(p["VSwitchId"] ?? "");
@@ -799,6 +848,7 @@ export class AlibabaContractFake {
     const privateIp = publicIp ? `${cidr[0]}.${cidr[1]}.${cidr[2]}.${sw.nextIp++}` : this.loopbackIp();
     const inst: Instance = {
       id,
+      region,
       name: p["InstanceName"] ?? id,
       type: p["InstanceType"] ?? "",
       zoneId: String(sw["ZoneId"]),
@@ -820,16 +870,16 @@ export class AlibabaContractFake {
     if (image.owner === "self") {
       for (const m of image.mappings) {
         const snap = this.snapshots.get(m.snapshotId);
-        this.newDisk(m.size, m.type, id, inst.zoneId, m.type === "system" ? "system" : `data-${m.snapshotId}`, true, snap?.file);
+        this.newDisk(region, m.size, m.type, id, inst.zoneId, m.type === "system" ? "system" : `data-${m.snapshotId}`, true, snap?.file);
       }
-    } else this.newDisk(Number(p["SystemDisk.Size"] ?? 40), "system", id, inst.zoneId, "system", true);
+    } else this.newDisk(region, Number(p["SystemDisk.Size"] ?? 40), "system", id, inst.zoneId, "system", true);
     await this.powerOn(inst);
     return { InstanceIdSets: { InstanceIdSet: [id] } };
   }
 
   private createImage(p: Record<string, string>): Rec {
     if (!p["ImageName"]) throw this.err("MissingImageName", "ImageName is mandatory here");
-    if ([...this.images.values()].some((i) => i.name === p["ImageName"] && i.owner === "self")) throw this.err("InvalidImageName.Duplicated", "an image with this name exists");
+    if ([...this.images.values()].some((i) => i.name === p["ImageName"] && i.owner === "self" && i.region === p["RegionId"])) throw this.err("InvalidImageName.Duplicated", "an image with this name exists");
     const mappings: Image["mappings"] = [];
     const listed = this.list(p, "DiskDeviceMapping");
     const sources = listed.length ? listed : p["SnapshotId"] ? [{ SnapshotId: p["SnapshotId"], DiskType: "system" }] : [];
@@ -843,6 +893,7 @@ export class AlibabaContractFake {
     const id = this.id("m");
     this.images.set(id, {
       id,
+      region: p["RegionId"] ?? this.region,
       name: p["ImageName"],
       owner: "self",
       status: "Creating",

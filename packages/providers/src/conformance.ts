@@ -58,16 +58,17 @@ export function providerConformance(name: string, setup: () => Promise<Conforman
     });
 
     it("starts an intermediate instance whose receiver answers with the pinned certificate and accepts the admin token", async () => {
-      instance = await world.provider.createIntermediateInstance({ region: world.region, label: image, plan: PLAN, inventory: INVENTORY });
+      instance = await world.provider.createIntermediateInstance({ region: world.region, placement: { region: world.region }, label: image, plan: PLAN, inventory: INVENTORY });
       expect(instance.provider).toBe(world.provider.name);
       expect(instance.fingerprint).toMatch(/^[0-9a-f]{64}$/);
       expect(await receiverHealthy(instance.host, instance.controlPort, instance.fingerprint)).toBe(true);
       expect(await receiverHealthy(instance.host, instance.controlPort, "0".repeat(64))).toBe(false);
     });
 
-    it("finds the same intermediate instance again by its id", async () => {
-      const again = await world.provider.findIntermediateInstance(instance.instanceId);
-      expect(again).toMatchObject({ instanceId: instance.instanceId, host: instance.host, controlPort: instance.controlPort, fingerprint: instance.fingerprint, adminToken: instance.adminToken });
+    it("finds the same intermediate instance again by its id, with or without the placement it was started in", async () => {
+      const same = { instanceId: instance.instanceId, host: instance.host, controlPort: instance.controlPort, fingerprint: instance.fingerprint, adminToken: instance.adminToken };
+      expect(await world.provider.findIntermediateInstance(instance.instanceId)).toMatchObject(same);
+      expect(await world.provider.findIntermediateInstance(instance.instanceId, { region: world.region })).toMatchObject(same);
     });
 
     it("makes an image from the target disks the receiver laid out, lists it, and deletes it", async () => {
@@ -92,9 +93,10 @@ export function providerConformance(name: string, setup: () => Promise<Conforman
     });
 
     it("releases the intermediate instance: it is gone, and releasing again is harmless", async () => {
-      await world.provider.releaseIntermediateInstance(instance.instanceId);
+      await world.provider.releaseIntermediateInstance(instance.instanceId, { region: world.region });
       expect(await receiverHealthy(instance.host, instance.controlPort, instance.fingerprint)).toBe(false);
       expect(await world.provider.findIntermediateInstance(instance.instanceId)).toBeNull();
+      expect(await world.provider.findIntermediateInstance(instance.instanceId, { region: world.region })).toBeNull();
       await world.provider.releaseIntermediateInstance(instance.instanceId);
     });
 

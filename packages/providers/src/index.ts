@@ -1,7 +1,7 @@
 // @hoist/providers — where images land. One Provider interface; `local` (the
 // default: receiver processes on this host, qcow2 images in an image store,
 // QEMU to boot them) and `alibaba` (ECS, VPC, OSS and ENS through the official SDK).
-export type { CreateImageRequest, ImageDetail, ImageInfo, IntermediateInstance, IntermediateInstanceRequest, Provider, TargetDiskFile } from "./provider";
+export type { CreateImageRequest, ImageDetail, ImageInfo, IntermediateInstance, IntermediateInstanceRequest, Placement, Provider, TargetDiskFile } from "./provider";
 export {
   type AlibabaProvider,
   type AlibabaProviderOptions,

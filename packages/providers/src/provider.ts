@@ -34,6 +34,8 @@ export interface CreateImageRequest {
   plan: TargetPlan;
   inventory: SourceInventory;
   conversion: unknown;
+  /** The migration's region and network (a boot check or an existing destination acts there). */
+  placement?: Placement;
 }
 
 export interface ImageInfo {
@@ -53,8 +55,26 @@ export interface ImageDetail extends ImageInfo {
   source: { os: string; kernel: string | null; usedBytes: number; systemDiskBytes: number } | null;
 }
 
+/**
+ * Where one migration's resources go, from that migration's own settings (a replication job's
+ * RegionId, NetMode, VpcId, VSwitchId, InstanceType). A provider serving many jobs at once (the
+ * control plane's) acts in each job's region and network when its calls carry the job's placement;
+ * a provider with one place (the local one) reads nothing but the region.
+ */
+export interface Placement {
+  region: string;
+  /** "public": the intermediate instance has a public address; "vpc": the source reaches it over a private link. */
+  netMode?: "public" | "vpc";
+  vpcId?: string;
+  vSwitchId?: string;
+  /** The intermediate instance's type, used alone (no fallback to other types). */
+  instanceType?: string;
+}
+
 export interface IntermediateInstanceRequest {
   region: string;
+  /** The migration's region and network, when it has its own (region above still names the region). */
+  placement?: Placement;
   label: string;
   /** The target layout and the source's facts, when known: a cloud provider sizes disks and checks its limits (ENS, an existing instance) with them before creating anything. */
   plan?: TargetPlan;
@@ -68,13 +88,19 @@ export interface Provider {
   /**
    * Finds an instance created earlier (after a crash or a rerun); restarts its receiver when the
    * instance is there but the receiver is not. Null when the instance no longer exists (released).
+   * `placement` names the region and network it was started in (a restarted control plane knows
+   * only the id and the job's settings); without it the provider looks where it was configured to.
    */
-  findIntermediateInstance(instanceId: string): Promise<IntermediateInstance | null>;
-  releaseIntermediateInstance(instanceId: string): Promise<void>;
+  findIntermediateInstance(instanceId: string, placement?: Placement): Promise<IntermediateInstance | null>;
+  /**
+   * Releases the instance and what was made for it. `placement` names where it was started (its
+   * region and network); without it the provider looks where it was configured to.
+   */
+  releaseIntermediateInstance(instanceId: string, placement?: Placement): Promise<void>;
   imageExists(name: string, region: string): Promise<boolean>;
   createImage(request: CreateImageRequest): Promise<ImageInfo>;
   /** Boots the image and proves it reaches multi-user with its filesystems mounted. */
-  verifyImage(name: string, region: string, options?: { timeoutSeconds?: number }): Promise<ImageVerification>;
+  verifyImage(name: string, region: string, options?: { timeoutSeconds?: number; placement?: Placement }): Promise<ImageVerification>;
   listImages(region?: string): Promise<ImageInfo[]>;
   deleteImage(name: string, region: string): Promise<void>;
   /** The image's conversion report and boot log; null when there is no such image. Optional: not every cloud keeps them. */

@@ -2,11 +2,11 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
-import { createLocalProvider } from "@hoist/providers";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
 import { databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
 import { type Command, Option } from "commander";
 import { VERSION } from "../version";
+import { addServerProviderOptions, defaultRegion, type ServerProviderFlags, serverProvider } from "./server-provider";
 
 function wholeNumber(min: number, max: number) {
   return (value: string): number => {
@@ -23,8 +23,7 @@ function consoleDir(): string | undefined {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command("server")
+  addServerProviderOptions(program.command("server"))
     .description("Run the control plane: the HTTP API that imports source servers with activation codes and runs their replication jobs.")
     .option("--port <port>", "HTTP(S) port (0 picks a free one)", wholeNumber(0, 65535), 8080)
     .option("--listen <address>", "address to listen on", "0.0.0.0")
@@ -47,9 +46,14 @@ Transport: plain HTTP unless --tls-cert and --tls-key are given (then HTTPS). Ov
 API keys and agent tokens cross the network in clear: use TLS, or a TLS proxy, beyond one host.
 Agents trusting a self-signed certificate need NODE_EXTRA_CA_CERTS=<cert.pem>.
 
-Jobs: replication jobs run on the local provider: each job's intermediate instance is a receiver
-process on this host (under $HOIST_HOME/instances, run as root), images land in the image store
-and are booted under QEMU to prove they work. Background steps run on a job queue in the same
+Jobs: with --provider local (the default) each job's intermediate instance is a receiver process
+on this host (under $HOIST_HOME/instances, run as root), images land in the image store and are
+booted under QEMU to prove they work. With --provider alibaba each job runs in Alibaba Cloud in
+its RegionId (jobs without one: --region), with its NetMode, VpcId, VSwitchId and InstanceType:
+an ECS intermediate instance, cloud disks, snapshots, a custom image booted once to prove it,
+and everything temporary released (docs/alibaba-provider.md lists every API call). Its AccessKey
+comes from ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET or --credentials-file
+(mode 0600), and is never logged or stored. Background steps run on a job queue in the same
 database (pg-boss), so replicas sharing a PostgreSQL share the work; a replica that dies mid-step
 leaves a lease that runs out after 30 s, and another replica (or the restarted one) goes on.
 
@@ -80,11 +84,13 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
         jobs: boolean;
         hourSeconds: number;
         maxEventStreams: number;
-      }) => {
+      } & ServerProviderFlags) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
         const envKey = process.env["HOIST_API_KEY"] || undefined;
         if (envKey) logger.addSecret(envKey);
+        // The provider is checked whole (its flags, the AccessKey) before the database is opened.
+        const provider = opts.jobs ? serverProvider(opts, logger) : undefined;
         const url = databaseUrlFromEnv();
         if (url) logger.addSecret(url);
         const db = url ? await openPostgres(url) : await openPglite(join(opts.dataDir, "pgdata"));
@@ -101,7 +107,8 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
           heartbeatSeconds: opts.heartbeatSeconds,
           offlineAfterSeconds: opts.offlineAfterSeconds,
           agentBundle: self?.endsWith(".mjs") ? self : undefined,
-          provider: opts.jobs ? createLocalProvider({ logger, ...(opts.imageStore ? { imageStore: opts.imageStore } : {}) }) : undefined,
+          provider,
+          regionId: defaultRegion(opts),
           verifyTimeoutSeconds: opts.verifyTimeout,
           hourSeconds: opts.hourSeconds,
           consoleDir: consoleDir(),

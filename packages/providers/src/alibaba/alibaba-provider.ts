@@ -13,7 +13,7 @@ import { HoistError, type ImageVerification, type SourceInventory, type TargetPl
 import { type Logger, silentLogger } from "@hoist/runtime";
 import { createControlClient, fingerprintOfCertificate, generateSelfSignedCertificate } from "@hoist/transport";
 import { receiverHealthy } from "../local/receiver-process";
-import type { CreateImageRequest, ImageInfo, IntermediateInstance, Provider } from "../provider";
+import type { CreateImageRequest, ImageInfo, IntermediateInstance, Placement, Provider } from "../provider";
 import { type AlibabaApi, createAlibabaApi, } from "./api";
 import type { AlibabaCredentials } from "./credentials";
 import type { RetryPolicy } from "./errors";
@@ -81,7 +81,74 @@ export type AlibabaProvider = Provider & {
   rollbackDestination(): Promise<void>;
 };
 
+/** Region ids as Alibaba Cloud writes them (cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1). */
+const REGION_ID = /^[a-z]{2,}(-[a-z0-9]+){1,3}$/;
+
+/**
+ * The options one migration's placement makes: its region, network and instance type over the
+ * configured ones. In another region the configured network (its VPC, vSwitch, zone and
+ * security group are in the configured region) does not apply.
+ */
+function placedOptions(options: AlibabaProviderOptions, placement: Placement | undefined): AlibabaProviderOptions {
+  if (!placement) return options;
+  const region = placement.region;
+  if (!REGION_ID.test(region)) {
+    throw new HoistError("Alibaba.InvalidRegion", `${JSON.stringify(region.slice(0, 64))} is not an Alibaba Cloud region id`, {
+      fix: "Use a region id such as cn-hangzhou or ap-southeast-1 (RegionId of the job, or region_id).",
+    });
+  }
+  const { vpcId, vSwitchId, zoneId, securityGroupId, netMode, instanceType, ...rest } = options;
+  const network =
+    placement.vpcId || placement.vSwitchId
+      ? { vpcId: placement.vpcId, vSwitchId: placement.vSwitchId }
+      : region === options.regionId
+        ? { vpcId, vSwitchId, zoneId, securityGroupId }
+        : {};
+  const fields = { ...network, netMode: placement.netMode ?? netMode, instanceType: placement.instanceType ?? instanceType };
+  return { ...rest, regionId: region, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) };
+}
+
+function placementKey(o: AlibabaProviderOptions): string {
+  return JSON.stringify([o.regionId, o.netMode ?? "public", o.vpcId ?? "", o.vSwitchId ?? "", o.zoneId ?? "", o.securityGroupId ?? "", o.instanceType ?? ""]);
+}
+
+/**
+ * The Alibaba Cloud provider. It acts where its options say, and where a call's placement says
+ * when the call carries one: the control plane runs jobs in many regions and networks through one
+ * provider, which keeps one regional provider per distinct placement (region, network mode, VPC,
+ * vSwitch, instance type) and sends each call to the one of the job it is for.
+ */
 export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaProvider {
+  const regional = new Map<string, AlibabaProvider>();
+  const at = (placement?: Placement): AlibabaProvider => {
+    const o = placedOptions(options, placement);
+    const key = placementKey(o);
+    let p = regional.get(key);
+    if (!p) {
+      p = createRegionalProvider(o);
+      regional.set(key, p);
+    }
+    return p;
+  };
+  const home = at();
+  return {
+    name: "alibaba",
+    target: home.target,
+    api: home.api,
+    rollbackDestination: async () => home.rollbackDestination(),
+    createIntermediateInstance: async (request) => at(request.placement ?? { region: request.region }).createIntermediateInstance(request),
+    findIntermediateInstance: async (instanceId, placement) => at(placement).findIntermediateInstance(instanceId),
+    releaseIntermediateInstance: async (instanceId, placement) => at(placement).releaseIntermediateInstance(instanceId),
+    imageExists: async (name, region) => at({ region }).imageExists(name, region),
+    createImage: async (request) => at(request.placement ?? { region: request.region }).createImage(request),
+    verifyImage: async (name, region, opts) => at(opts?.placement ?? { region }).verifyImage(name, region, opts),
+    listImages: async (region) => at(region ? { region } : undefined).listImages(region),
+    deleteImage: async (name, region) => at({ region }).deleteImage(name, region),
+  };
+}
+
+/** One region, one network: every call acts in options.regionId. */
+function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvider {
   const log = options.logger ?? silentLogger;
   const region = options.regionId;
   const target: AlibabaTarget = options.target ?? { kind: "image" };
@@ -212,8 +279,26 @@ export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaP
     return { vpcId, vSwitchId, zoneId, securityGroupId };
   }
 
+  /**
+   * Releases what ensureNetwork made, once no instance uses it: Hoist's own VPC with its vSwitch and
+   * security group, or in the user's VPC only the security group Hoist added there. The user's own
+   * VPC, vSwitch and security group stay.
+   */
   async function releaseNetwork(): Promise<void> {
-    if (options.vSwitchId || options.vpcId) return;
+    if (options.vSwitchId || options.vpcId) {
+      if (options.securityGroupId) return;
+      const vpcId =
+        options.vpcId ?? str(list((await vpc("DescribeVSwitches", { VSwitchId: options.vSwitchId }))["VSwitches"], "VSwitch")[0]?.["VpcId"]);
+      if (!vpcId) return;
+      for (const sg of list((await ecs("DescribeSecurityGroups", { VpcId: vpcId, SecurityGroupName: HOIST_NETWORK_NAME, PageSize: 50 }))["SecurityGroups"], "SecurityGroup")) {
+        const securityGroupId = str(sg["SecurityGroupId"]);
+        const users = list((await ecs("DescribeInstances", { SecurityGroupId: securityGroupId, PageSize: 100 }))["Instances"], "Instance");
+        if (users.length > 0) continue;
+        await ecs("DeleteSecurityGroup", { SecurityGroupId: securityGroupId });
+        log.info("released the migration security group in your VPC", { vpcId, securityGroupId });
+      }
+      return;
+    }
     const v = list((await vpc("DescribeVpcs", { VpcName: HOIST_NETWORK_NAME, PageSize: 50 }))["Vpcs"], "Vpc")[0];
     if (!v) return;
     const vpcId = str(v["VpcId"]);

@@ -14,7 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
-import type { IntermediateInstance, Provider } from "@hoist/providers";
+import type { IntermediateInstance, Placement, Provider } from "@hoist/providers";
 import { type AgentTask, type BlockSourceReport, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
 import { createControlClient } from "@hoist/transport";
@@ -71,6 +71,21 @@ export async function currentTransferSettings(db: Queryable, jobId: string): Pro
 
 function blockSourcesOf(job: JobRow): BlockSourceReport[] {
   return job.block_sources == null ? [] : json<BlockSourceReport[]>(job.block_sources);
+}
+
+/**
+ * Where a job's resources go, from its own settings: every provider call for the job carries it,
+ * so a provider serving jobs in many regions and networks acts where this one lives (and a
+ * restarted server finds the job's instance in the job's region).
+ */
+export function placementOf(s: ReplicationJobSettings): Placement {
+  return {
+    region: s.RegionId,
+    netMode: s.NetMode === 2 ? "vpc" : "public",
+    ...(s.VpcId ? { vpcId: s.VpcId } : {}),
+    ...(s.VSwitchId ? { vSwitchId: s.VSwitchId } : {}),
+    ...(s.InstanceType ? { instanceType: s.InstanceType } : {}),
+  };
 }
 
 /** The image a run makes: the name itself for a one-time job, name-rN for each run of a periodic one. */
@@ -249,7 +264,7 @@ export class Orchestrator implements JobWork {
       case "Deleting":
         await this.logStep(job, "release", async () => {
           await cancelJobTasks(this.db, jobId);
-          if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id);
+          if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
           await this.opts.finishRelease(this.db, jobId);
         });
         this.log.info("job deleted", { jobId, instanceId: job.instance_id });
@@ -359,7 +374,7 @@ export class Orchestrator implements JobWork {
    */
   private async instanceOf(job: JobRow, s: ReplicationJobSettings, plan: TargetPlan, inventory: SourceInventory): Promise<IntermediateInstance> {
     if (job.instance_id) {
-      const found = await this.provider.findIntermediateInstance(job.instance_id);
+      const found = await this.provider.findIntermediateInstance(job.instance_id, placementOf(s));
       if (found) return found;
       await this.db.transaction(async (tx) => {
         await tx.query(
@@ -375,7 +390,7 @@ export class Orchestrator implements JobWork {
         retryable: true,
       });
     }
-    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, label: job.job_id, plan, inventory });
+    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, placement: placementOf(s), label: job.job_id, plan, inventory });
     await this.db.query("update replication_jobs set instance_id = $2, updated_at = now() where job_id = $1", [job.job_id, instance.instanceId]);
     this.log.info("intermediate instance started", { jobId: job.job_id, instanceId: instance.instanceId });
     return instance;
@@ -437,13 +452,13 @@ export class Orchestrator implements JobWork {
     await this.logStep(job, "image", async () => {
       // Only an image this job was making (pending_image) is replaced.
       if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
-      await this.provider.createImage({ name: image, region: s.RegionId, disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
+      await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
     });
     let verification: "booted" | "failed" | "skipped" = "skipped";
     let bootSeconds: number | null = null;
     let failure: HoistError | null = null;
     if (s.VerifyImage) {
-      const v = await this.logStep(job, "verify", () => this.provider.verifyImage(image, s.RegionId, { timeoutSeconds: this.opts.verifyTimeoutSeconds ?? 900 }));
+      const v = await this.logStep(job, "verify", () => this.provider.verifyImage(image, s.RegionId, { timeoutSeconds: this.opts.verifyTimeoutSeconds ?? 900, placement: placementOf(s) }));
       await this.db.query("update replication_jobs set verification = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(v)]);
       if (v.status === "booted" && v.mountedAll === true) {
         verification = "booted";
@@ -491,7 +506,7 @@ export class Orchestrator implements JobWork {
       return false;
     }
     await this.logStep(job, "clean", async () => {
-      if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id);
+      if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
     });
     await this.db.transaction(async (tx) => {
       const rows = await tx.query(
@@ -530,7 +545,7 @@ export async function tasksForAgent(db: Database, provider: Provider, sourceId: 
     }
     const job = (await db.query<JobRow>("select * from replication_jobs where job_id = $1 and status = 'Running' and business_status = 'Syncing'", [task.job_id]))[0];
     if (!job?.instance_id || !job.receiver_job_id) continue;
-    const instance = await provider.findIntermediateInstance(job.instance_id);
+    const instance = await provider.findIntermediateInstance(job.instance_id, placementOf(json<ReplicationJobSettings>(job.settings)));
     if (!instance) continue;
     const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken });
     const { token } = await admin.json<{ token: string }>("POST", `/v1/jobs/${job.receiver_job_id}/token`, {});
