@@ -6,7 +6,7 @@
 // written against it read naturally here.
 import { z } from "zod";
 import { SourceInventorySchema } from "./inventory";
-import { DiskSourceChangesSchema } from "./source-changes";
+import { type ChangedDuringCopy, DiskSourceChangesSchema } from "./source-changes";
 
 /** Job `Status`, as in SMC's API. */
 export const JOB_STATUSES = ["Ready", "Running", "Stopped", "InError", "Finished", "Waiting", "Expired", "Deleting"] as const;
@@ -193,6 +193,8 @@ export interface ReplicationJob extends ReplicationJobSettings {
   ErrorMessage: string | null;
   ErrorFix: string | null;
   StatusInfo: string | null;
+  /** What appeared, vanished or changed on the source during the job's last completed copy (the next sync brings it over). */
+  ChangedDuringCopy: ChangedDuringCopy | null;
   TransitionInstanceId: string | null;
   /** The image the latest finished run made (images are named; the name is their id). */
   ImageId: string | null;

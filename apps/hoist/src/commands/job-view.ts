@@ -1,7 +1,7 @@
 // How `hoist jobs` shows a replication job to a person: the status line, the
 // progress bar text, the detail page of `jobs show` and the rows of
 // `jobs list`. Scripts use --json instead, which prints the API's own JSON.
-import type { JobImage, ReplicationJob } from "@hoist/protocol";
+import { type JobImage, type ReplicationJob, sourceChangesSummary } from "@hoist/protocol";
 import { table } from "./codes";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -74,6 +74,21 @@ function disks(job: ReplicationJob): string {
   return [system, ...data].join("; ");
 }
 
+/** What changed on the source during the last copy, and the first few of the paths the job names. */
+export function changedDuringCopyLines(job: Pick<ReplicationJob, "ChangedDuringCopy">, shown = 10): string {
+  const c = job.ChangedDuringCopy;
+  if (!c) return "";
+  const total = { appeared: c.Appeared, vanished: c.Vanished, changed: c.Changed };
+  if (c.Appeared + c.Vanished + c.Changed === 0) return `Source changes: none during the copy of run ${c.Run}\n`;
+  const paths = c.Disks.flatMap((d) => d.Paths);
+  const lines = paths.slice(0, shown).map((p) => {
+    const sizes = p.BytesBefore !== null && p.BytesAfter !== null && p.BytesBefore !== p.BytesAfter ? ` (${bytes(p.BytesBefore)} → ${bytes(p.BytesAfter)})` : "";
+    return `  ${p.Change.padEnd(9)} ${p.Path}${p.Dir ? "/" : ""}${sizes}\n`;
+  });
+  const more = paths.length > shown ? `  … ${paths.length - shown} more named in --json\n` : "";
+  return `Source changes: during the copy of run ${c.Run}: ${sourceChangesSummary(total)} (the next sync brings them over)\n${lines.join("")}${more}`;
+}
+
 export function jobDetail(job: ReplicationJob): string {
   const lines = [
     `${job.JobId}  ${job.Name}${job.Description ? ` — ${job.Description}` : ""}`,
@@ -88,7 +103,7 @@ export function jobDetail(job: ReplicationJob): string {
     ...(job.Tags.length ? [`Tags:           ${job.Tags.map((t) => (t.Value ? `${t.Key}=${t.Value}` : t.Key)).join(", ")}`] : []),
     `Created:        ${job.CreationTime}${job.StartTime ? `, started ${job.StartTime}` : ""}${job.EndTime ? `, ended ${job.EndTime}` : ""}${job.ValidTime ? `; valid until ${job.ValidTime}` : ""}`,
   ];
-  let out = `${lines.join("\n")}\n${errorLines(job)}`;
+  let out = `${lines.join("\n")}\n${errorLines(job)}${changedDuringCopyLines(job)}`;
   out += job.Images.length ? `Images:\n${imagesTable(job.Images, false).trimEnd().replace(/^/gm, "  ")}\n` : "Images:         none yet\n";
   return out;
 }

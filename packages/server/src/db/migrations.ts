@@ -147,4 +147,12 @@ export const MIGRATIONS: readonly Migration[] = [
       "alter table replication_jobs add column block_sources jsonb",
     ],
   },
+  {
+    version: 6,
+    name: "what changed on the source during a job's last copy",
+    statements: [
+      // The agent's report of the last completed copy: { run, disks: [{ disk, appeared, vanished, changed, paths }] }.
+      "alter table replication_jobs add column changed_during_copy jsonb",
+    ],
+  },
 ];

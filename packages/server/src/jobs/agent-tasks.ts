@@ -90,13 +90,25 @@ export async function recordProgress(
   return now ? { action: "continue", ...now } : { action: "continue" };
 }
 
-/** Ends a task with the agent's report; false when the task was no longer open. */
+/**
+ * Ends a task with the agent's report; false when the task was no longer open.
+ * A finished copy's report of what changed on the source goes on its job, so
+ * the job shows it until the next copy finishes.
+ */
 export async function recordResult(db: Queryable, task: TaskRow, report: TaskResultRequest): Promise<boolean> {
   const rows = await db.query(
     "update agent_tasks set state = $2, result = $3::jsonb, updated_at = now() where task_id = $1 and state in ('pending', 'running') returning task_id",
     [task.task_id, report.ok ? "done" : "failed", JSON.stringify(report)],
   );
-  return rows.length > 0;
+  if (rows.length === 0) return false;
+  if (task.kind === "transfer" && report.ok && report.changedDuringCopy) {
+    await db.query("update replication_jobs set changed_during_copy = $2::jsonb where job_id = $1 and current_run = $3", [
+      task.job_id,
+      JSON.stringify({ run: task.run, disks: report.changedDuringCopy }),
+      task.run,
+    ]);
+  }
+  return true;
 }
 
 export function taskResult(task: TaskRow): TaskResultRequest | null {

@@ -206,6 +206,47 @@ export function runJobTransitionTests(dbs: JobApiDbs): void {
       expect(job.body["Transfer"]).toEqual({ BytesDone: 3_000_000_000, BytesTotal: 5_000_000_000, Speed: 1_000_000.5, TimeRemainingSeconds: 2000 });
     });
 
+    it("a finished copy's report of what changed on the source shows on the job as ChangedDuringCopy", async () => {
+      const { sourceId, agentToken } = await h.newSource();
+      const { jobId } = await h.createJob({ SourceId: sourceId });
+      expect((await h.a.call("GET", `/v1/jobs/${jobId}`)).body["ChangedDuringCopy"]).toBeNull();
+      await h.db.query("update replication_jobs set business_status = 'Syncing', current_run = 1 where job_id = $1", [jobId]);
+      const task = await createTask(h.db, { jobId, sourceId, run: 1 }, { kind: "transfer", disks: [] });
+      await h.db.query("update agent_tasks set state = 'running' where task_id = $1", [task]);
+      const disks = [
+        { disk: "system", appeared: 3, vanished: 1, changed: 1, paths: [{ change: "appeared", path: "/srv/new", dir: true }, { change: "vanished", path: "/tmp/x" }, { change: "changed", path: "/var/log/syslog", bytesBefore: 10, bytesAfter: 99 }] },
+        { disk: "disk1", appeared: 0, vanished: 0, changed: 2, paths: [{ change: "changed", path: "/data/db", bytesBefore: 5, bytesAfter: 5 }] },
+      ];
+      const post = (body: unknown) =>
+        fetch(`${h.a.server.url}/v1/agents/tasks/${task}/result`, { method: "POST", headers: { authorization: `Bearer ${agentToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      // A report that breaks the bounds is refused and changes nothing.
+      const tooMany = await post({ ok: true, changedDuringCopy: [{ ...disks[0], paths: Array.from({ length: 101 }, () => disks[0]!.paths[0]) }] });
+      expect(tooMany.status).toBe(400);
+      expect((await h.a.call("GET", `/v1/jobs/${jobId}`)).body["ChangedDuringCopy"]).toBeNull();
+      expect((await post({ ok: true, bytesTotal: 1000, changedDuringCopy: disks })).status).toBe(200);
+      const job = await h.b.call("GET", `/v1/jobs/${jobId}`);
+      expect(job.body["ChangedDuringCopy"]).toEqual({
+        Run: 1,
+        Appeared: 3,
+        Vanished: 1,
+        Changed: 3,
+        Disks: [
+          {
+            Disk: "system",
+            Appeared: 3,
+            Vanished: 1,
+            Changed: 1,
+            Paths: [
+              { Change: "appeared", Path: "/srv/new", Dir: true, BytesBefore: null, BytesAfter: null },
+              { Change: "vanished", Path: "/tmp/x", Dir: false, BytesBefore: null, BytesAfter: null },
+              { Change: "changed", Path: "/var/log/syslog", Dir: false, BytesBefore: 10, BytesAfter: 99 },
+            ],
+          },
+          { Disk: "disk1", Appeared: 0, Vanished: 0, Changed: 2, Paths: [{ Change: "changed", Path: "/data/db", Dir: false, BytesBefore: 5, BytesAfter: 5 }] },
+        ],
+      });
+    });
+
     it("stopping while the image is made is refused and says why", async () => {
       const { jobId } = await jobIn(["Running", "Processing"]);
       const r = await h.a.call("POST", `/v1/jobs/${jobId}/stop`);

@@ -1,7 +1,7 @@
 // Rows of replication_jobs and job_images as the API shows them
 // (DescribeReplicationJobs): settings spread at the top level, SMC's field
 // names, progress and time remaining worked out from the counters.
-import type { BusinessStatus, JobImage, JobStatus, ReplicationJob, ReplicationJobSettings } from "@hoist/protocol";
+import { type BusinessStatus, changedDuringCopyView, type DiskSourceChanges, type JobImage, type JobStatus, type ReplicationJob, type ReplicationJobSettings } from "@hoist/protocol";
 import { iso, json } from "../store/rows";
 
 export interface JobRow extends Record<string, unknown> {
@@ -23,6 +23,8 @@ export interface JobRow extends Record<string, unknown> {
   run_count: number;
   next_run_at: unknown;
   instance_id: string | null;
+  /** { run, disks } of the last completed copy (migration 6); absent in rows selected without it. */
+  changed_during_copy?: unknown;
   created_at: unknown;
   started_at: unknown;
   ended_at: unknown;
@@ -62,6 +64,12 @@ export function jobProgress(status: JobStatus, business: BusinessStatus | null, 
   }
 }
 
+function changedDuringCopyOf(v: unknown): ReplicationJob["ChangedDuringCopy"] {
+  if (v == null) return null;
+  const c = json<{ run: number; disks: DiskSourceChanges[] }>(v);
+  return changedDuringCopyView(c.run, c.disks);
+}
+
 /** The row as the API shows it; `images` are this job's job_images rows. */
 export function toJob(r: JobRow, images: readonly ImageRow[]): ReplicationJob {
   const settings = json<ReplicationJobSettings>(r.settings);
@@ -87,6 +95,7 @@ export function toJob(r: JobRow, images: readonly ImageRow[]): ReplicationJob {
     ErrorMessage: r.error_message,
     ErrorFix: r.error_fix,
     StatusInfo: r.status_info,
+    ChangedDuringCopy: changedDuringCopyOf(r.changed_during_copy),
     TransitionInstanceId: r.instance_id,
     ImageId: own.at(-1)?.image_name ?? null,
     Images: own.map(toImage),
