@@ -79,6 +79,12 @@ export interface IntermediateInstanceRequest {
   /** The target layout and the source's facts, when known: a cloud provider sizes disks and checks its limits (ENS, an existing instance) with them before creating anything. */
   plan?: TargetPlan;
   inventory?: SourceInventory;
+  /**
+   * The label names one owner's only instance (a replication job's id): an instance an earlier call
+   * started under it, whose caller died before recording it, is taken up instead of starting a
+   * second one. Providers that cannot find instances by label start a new one.
+   */
+  adopt?: boolean;
 }
 
 export interface Provider {

@@ -163,6 +163,12 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
       if (current.state !== "prepared" && current.state !== "converted") {
         throw new HoistError("Receiver.NotPrepared", `job ${jobId} is ${current.state}; prepare it first`, { fix: "Call POST /v1/jobs/:id/prepare." });
       }
+      // A caller that died waiting for a conversion asks again: the conversion it started is the
+      // answer. Preparing the job for the next copy makes the next request convert anew.
+      if (current.state === "converted" && current.conversion !== undefined) {
+        log.info("job converted already; its report is returned");
+        return current.conversion;
+      }
       const out = await ctx.backend.convert(targets(), body.data.inventory, log);
       current.state = "converted";
       current.conversion = out;

@@ -114,6 +114,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     queue = await startJobQueue({ db, log: logger, handler: (jobId) => o.advance(jobId) });
     o.attach(queue);
     orchestrator = o;
+    const resumed = await o.resume();
+    if (resumed) logger.info("jobs in motion taken up again", { count: resumed });
   }
   const work: JobWork = opts.work ?? orchestrator ?? noProvider;
   const hub = new EventHub(db, logger, opts.events);

@@ -14,6 +14,8 @@ export class ControlPlaneClient {
   readonly server: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private unreachable = false;
+  private readonly reachable = new Set<() => void>();
 
   constructor(opts: ControlClientOptions) {
     let url: URL;
@@ -28,6 +30,12 @@ export class ControlPlaneClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
+  /** Calls `listener` whenever the server answers again after a request could not reach it; returns the unsubscribe. */
+  onReachable(listener: () => void): () => void {
+    this.reachable.add(listener);
+    return () => this.reachable.delete(listener);
+  }
+
   /** `signal` cancels the request (the agent is stopping); it then rejects with Request.Aborted. */
   async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
@@ -40,12 +48,17 @@ export class ControlPlaneClient {
       res = await fetch(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (e) {
       if (options.signal?.aborted) throw this.cancelled(path, e);
+      this.unreachable = true;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new HoistError("Server.Unreachable", `cannot reach hoist server at ${this.server}: ${cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e))}`, {
         fix: "Check --server, that hoist server runs, and that this host can reach its port.",
         retryable: true,
         cause: e,
       });
+    }
+    if (this.unreachable) {
+      this.unreachable = false;
+      for (const listener of [...this.reachable]) listener();
     }
     let text: string;
     try {

@@ -81,8 +81,27 @@ async function runInventoryTask(task: InventoryTask, sourceRoot: string, signal:
 export class AgentTaskRunner {
   private readonly running = new Map<string, RunningTask>();
   private stopping = false;
+  private readonly waiting = new Set<() => void>();
 
-  constructor(private readonly opts: AgentTaskRunnerOptions) {}
+  constructor(private readonly opts: AgentTaskRunnerOptions) {
+    // A result waiting for the server goes as soon as the server answers anything again (a heartbeat),
+    // not at the end of its backoff: a restarted server hears what it missed at once.
+    opts.client.onReachable(() => {
+      for (const wake of [...this.waiting]) wake();
+    });
+  }
+
+  /** Waits `ms`, or less when the agent stops or the server is back. */
+  private async backoff(ms: number, signal: AbortSignal): Promise<void> {
+    const back = new AbortController();
+    const wake = () => back.abort();
+    this.waiting.add(wake);
+    try {
+      await sleep(ms, AbortSignal.any([signal, back.signal]));
+    } finally {
+      this.waiting.delete(wake);
+    }
+  }
 
   /** The tasks being worked on, for the heartbeat (at most 16, as the server takes). */
   runningTaskIds(): string[] {
@@ -167,7 +186,7 @@ export class AgentTaskRunner {
           return;
         }
         if (attempt === 1) log.warn("the task's result did not reach the server; retrying until it does", { code, error: e instanceof Error ? e.message : String(e) });
-        await sleep(wait, signal);
+        await this.backoff(wait, signal);
         wait = Math.min(max, wait * 2);
       }
     }

@@ -24,7 +24,18 @@ export interface TransferTaskContext {
   signal: AbortSignal;
   tunnel?: readonly string[] | undefined;
   progressIntervalMs: number;
+  /** Waits before each new attempt after a copy failed in a way that may pass (default 2, 5 and 10 s). */
+  retryDelaysMs?: readonly number[] | undefined;
 }
+
+/**
+ * A copy that failed in a way that may pass (a dropped connection, a stall, a
+ * receiver restarting) is tried again a few times before the task fails; it
+ * resumes where it stopped. The last attempt's error is what the job shows,
+ * so a receiver that dropped a copy because its disk filled up, and refuses
+ * the next one with Receiver.DiskFull, is reported as a full disk.
+ */
+const RETRY_DELAYS_MS = [2000, 5000, 10_000];
 
 const DATA_DISK = /^disk([1-9]|1[0-6])$/;
 
@@ -196,7 +207,9 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
     let vanished = false;
     const changedDuringCopy: DiskSourceChanges[] = [];
     // Runs one copy; when new settings arrive it is stopped and run again with them (it resumes).
+    const delays = ctx.retryDelaysMs ?? RETRY_DELAYS_MS;
     const restartable = async <T>(what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T | null> => {
+      let failures = 0;
       for (;;) {
         if (ended.signal.aborted) return null;
         const thisCopy = new AbortController();
@@ -210,6 +223,13 @@ export async function runTransferTask(task: TransferTask, ctx: TransferTaskConte
           if (ended.signal.aborted) return null;
           if (restartWanted && isHoistError(e) && e.code === "Transfer.Aborted") {
             log.info("restarting the copy with the new settings", { copy: what, settingsVersion });
+            continue;
+          }
+          const wait = delays[failures];
+          if (isHoistError(e) && e.retryable && e.code !== "Transfer.Aborted" && wait !== undefined) {
+            failures++;
+            log.warn("the copy failed; trying again, it resumes", { copy: what, code: e.code, error: e.message, attempt: failures, waitMs: wait });
+            await sleep(wait, ended.signal);
             continue;
           }
           throw e;

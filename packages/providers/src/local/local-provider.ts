@@ -2,7 +2,7 @@
 // instance is a `hoist receiver` process on this host with its own state
 // folder; target disks are sparse raw files; an image is qcow2 files plus a
 // manifest in the image store; an instance is a QEMU VM.
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type ConversionReport, HoistError, type ImageManifest } from "@hoist/protocol";
 import { checkImage, createImage, defaultImageStore, imagePath, listImages, readManifest, removeImage, verifyImage } from "@hoist/images";
@@ -73,9 +73,23 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
     imageStore,
     instanceDir,
 
-    async createIntermediateInstance({ label }) {
+    async createIntermediateInstance({ label, adopt }) {
+      // Each instance's folder names its label before its receiver starts, so an instance whose
+      // caller died while it started is found again by it.
+      const instances = join(home, "instances");
+      if (adopt && existsSync(instances)) {
+        for (const id of readdirSync(instances)) {
+          const labelFile = join(instances, id, "label");
+          if (/^i-local-[0-9a-f]{12}$/.test(id) && existsSync(labelFile) && readFileSync(labelFile, "utf8") === label) {
+            log.info("taking up an intermediate instance started earlier for this label", { instanceId: id, label });
+            return startReceiver(id, { stateDir: instanceDir(id) });
+          }
+        }
+      }
       const id = newInstanceId();
       log.info("starting intermediate instance", { instanceId: id, label });
+      mkdirSync(instanceDir(id), { recursive: true, mode: 0o700 });
+      writeFileSync(join(instanceDir(id), "label"), label, { mode: 0o600 });
       return startReceiver(id, { stateDir: instanceDir(id) });
     },
 

@@ -5,7 +5,7 @@
 // folder when it is found dead.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { HoistError } from "@hoist/protocol";
@@ -67,10 +67,31 @@ export interface ReceiverProcessOptions {
   readyTimeoutMs?: number;
 }
 
+/** The receiver started last in a state folder: its pid is written as soon as it is spawned, before it is ready. */
+const startedPidPath = (stateDir: string): string => join(stateDir, "receiver.pid");
+
+/** Waits for a receiver started earlier (by a process that died meanwhile) to become ready; null if it does not. */
+async function readyOf(host: string, stateDir: string, pid: number, timeoutMs: number): Promise<ReceiverFacts | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && pidAlive(pid)) {
+    const facts = readFacts(stateDir);
+    if (facts?.pid === pid && (await receiverHealthy(host, facts.controlPort, facts.fingerprint))) return facts;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return null;
+}
+
 /** Starts (or restarts) the receiver of an intermediate instance and waits until it answers. */
 export async function startReceiver(instanceId: string, options: ReceiverProcessOptions): Promise<IntermediateInstance> {
   const host = options.host ?? "127.0.0.1";
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  // A receiver still starting for a caller that died is waited for, never doubled.
+  const starting = Number(existsSync(startedPidPath(options.stateDir)) ? readFileSync(startedPidPath(options.stateDir), "utf8").trim() : "");
+  if (Number.isInteger(starting) && starting > 0 && pidAlive(starting) && readFacts(options.stateDir)?.pid !== starting) {
+    const facts = await readyOf(host, options.stateDir, starting, options.readyTimeoutMs ?? 30_000);
+    if (facts) return describe(instanceId, host, options.stateDir, facts);
+    if (pidAlive(starting)) process.kill(starting, "SIGKILL");
+  }
   const previous = readFacts(options.stateDir);
   if (previous && pidAlive(previous.pid)) {
     // A busy host can be slow to answer; only a receiver that stays silent is replaced.
@@ -100,6 +121,7 @@ export async function startReceiver(instanceId: string, options: ReceiverProcess
     { detached: true, stdio: ["ignore", logFd, logFd] },
   );
   child.unref();
+  if (child.pid) writeFileSync(startedPidPath(options.stateDir), `${child.pid}\n`, { mode: 0o600 });
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   let exited: number | null = null;
   child.once("exit", (code) => {
@@ -136,9 +158,10 @@ function describe(instanceId: string, host: string, stateDir: string, facts: Rec
 
 /** Stops the receiver (SIGTERM, then SIGKILL) without touching its state folder. */
 export async function stopReceiver(stateDir: string): Promise<void> {
-  const facts = readFacts(stateDir);
-  if (!facts || !pidAlive(facts.pid)) return;
-  process.kill(facts.pid, "SIGTERM");
-  for (let i = 0; i < 100 && pidAlive(facts.pid); i++) await new Promise((r) => setTimeout(r, 100));
-  if (pidAlive(facts.pid)) process.kill(facts.pid, "SIGKILL");
+  const started = Number(existsSync(startedPidPath(stateDir)) ? readFileSync(startedPidPath(stateDir), "utf8").trim() : "");
+  // The ready one, and one still starting (its caller died before it was ready).
+  const pids = [...new Set([readFacts(stateDir)?.pid, Number.isInteger(started) && started > 0 ? started : undefined])].filter((p): p is number => p !== undefined && pidAlive(p));
+  for (const pid of pids) process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 100 && pids.some(pidAlive); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
 }

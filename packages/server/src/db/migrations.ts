@@ -148,6 +148,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 5,
+    name: "steps a run has finished",
+    statements: [
+      // What the current run finished since it was prepared (converted: report and disks; imaged), so a restarted replica does not do it again.
+      "alter table replication_jobs add column run_state jsonb",
+    ],
+  },
+  {
     version: 6,
     name: "what changed on the source during a job's last copy",
     statements: [

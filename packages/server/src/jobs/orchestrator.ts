@@ -41,6 +41,17 @@ interface JobRow extends Record<string, unknown> {
   block_sources: unknown;
   plan: unknown;
   pending_image: string | null;
+  run_state: unknown;
+}
+
+/**
+ * What the current run has finished since its intermediate instance was
+ * prepared, recorded in the same transaction as the step that did it: a
+ * replica that dies after a step never does that step again.
+ */
+interface RunState {
+  converted?: { report: unknown; disks: { key: string; rawPath: string; sizeBytes: number }[] };
+  imaged?: boolean;
 }
 
 export interface OrchestratorOptions {
@@ -161,6 +172,20 @@ export class Orchestrator implements JobWork {
     return rows.length;
   }
 
+  /**
+   * At start, every job in motion is looked at again: a replica killed after an
+   * agent's result was stored but before it asked for the job to move on left
+   * nobody to move it. On the embedded database this process is the only
+   * replica, so a lease still held is a dead process's and is dropped at once
+   * rather than after it runs out.
+   */
+  async resume(): Promise<number> {
+    if (this.db.kind === "pglite") await this.db.query("update replication_jobs set lease_owner = null, lease_until = null where lease_owner is not null");
+    const rows = await this.db.query<{ job_id: string }>("select job_id from replication_jobs where status in ('Running', 'Deleting') or wake");
+    for (const r of rows) await this.send(r.job_id);
+    return rows.length;
+  }
+
   // --- The queue's handler.
 
   async advance(jobId: string): Promise<void> {
@@ -233,27 +258,37 @@ export class Orchestrator implements JobWork {
   }
 
   /** Moves the job from one BusinessStatus to the next, if nobody changed it meanwhile. */
-  private async moveTo(job: JobRow, next: string, extra = "", params: unknown[] = []): Promise<boolean> {
-    const rows = await this.db.query(
+  private async moveTo(job: JobRow, next: string, extra = "", params: unknown[] = [], db: Queryable = this.db): Promise<boolean> {
+    const rows = await db.query(
       `update replication_jobs set business_status = $3, updated_at = now()${extra} where job_id = $1 and status = 'Running' and business_status is not distinct from $2 returning job_id`,
       [job.job_id, job.business_status, next, ...params],
     );
     return rows.length > 0;
   }
 
-  private async logStep<T>(job: JobRow, step: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one step and records it in job_steps. `commit` records what the step
+   * achieved in the same transaction that marks it done, so a replica killed
+   * in between leaves a step without an outcome that runs again, never a
+   * step done whose effect the job forgot.
+   */
+  private async logStep<T>(job: JobRow, step: string, fn: () => Promise<T>, commit?: (tx: Queryable, out: T) => Promise<void>): Promise<T> {
     const started = new Date();
-    await this.db.query("insert into job_steps (job_id, run, step, replica, started_at) values ($1, $2, $3, $4, $5)", [job.job_id, job.current_run, step, this.replicaId, started]);
-    let outcome = "failed";
+    const mark = "update job_steps set finished_at = now(), outcome = $5 where job_id = $1 and run = $2 and step = $3 and started_at = $4";
+    const key = [job.job_id, job.current_run, step, started];
+    await this.db.query("insert into job_steps (job_id, run, step, replica, started_at) values ($1, $2, $3, $4, $5)", [...key.slice(0, 3), this.replicaId, started]);
+    let out: T;
     try {
-      const out = await fn();
-      outcome = "done";
-      return out;
-    } finally {
-      await this.db
-        .query("update job_steps set finished_at = now(), outcome = $5 where job_id = $1 and run = $2 and step = $3 and started_at = $4", [job.job_id, job.current_run, step, started, outcome])
-        .catch(() => undefined);
+      out = await fn();
+    } catch (e) {
+      await this.db.query(mark, [...key, "failed"]).catch(() => undefined);
+      throw e;
     }
+    await this.db.transaction(async (tx) => {
+      await tx.query(mark, [...key, "done"]);
+      if (commit) await commit(tx, out);
+    });
+    return out;
   }
 
   private async step(jobId: string): Promise<boolean> {
@@ -306,7 +341,7 @@ export class Orchestrator implements JobWork {
     if (job.current_run === 0) {
       // A new run: count it, and forget the last run's reading of the source and its progress.
       const rows = await this.db.query(
-        `update replication_jobs set run_count = run_count + 1, current_run = run_count + 1, business_status = 'Preparing', inventory = null, block_sources = null,
+        `update replication_jobs set run_count = run_count + 1, current_run = run_count + 1, business_status = 'Preparing', inventory = null, block_sources = null, run_state = null,
            bytes_done = 0, bytes_total = 0, speed_bps = 0, verification = null, started_at = coalesce(started_at, now()), updated_at = now()
          where job_id = $1 and status = 'Running' and current_run = 0 returning job_id`,
         [job.job_id],
@@ -316,7 +351,7 @@ export class Orchestrator implements JobWork {
     if (job.inventory == null) {
       const task = await latestTask(this.db, job.job_id, job.current_run, "inventory");
       if (!task || task.state === "cancelled") {
-        const blockPaths = s.DataDisks.filter((d) => d.Block).map((d) => d.SourcePath);
+        const blockPaths = [...s.SystemDiskParts.filter((p) => p.Block).map((p) => p.Path), ...s.DataDisks.filter((d) => d.Block).map((d) => d.SourcePath)];
         await createTask(
           this.db,
           { jobId: job.job_id, sourceId: job.source_id, run: job.current_run },
@@ -336,7 +371,11 @@ export class Orchestrator implements JobWork {
       return true;
     }
     const inventory = json<SourceInventory>(job.inventory);
-    await this.logStep(job, "prepare", async () => {
+    let moved = false;
+    await this.logStep(
+      job,
+      "prepare",
+      async () => {
       let plan: TargetPlan;
       if (job.plan != null && job.receiver_job_id) {
         // Later runs (and retries) copy into the disks the first run laid out.
@@ -362,8 +401,12 @@ export class Orchestrator implements JobWork {
         await this.db.query("update replication_jobs set receiver_job_id = $2 where job_id = $1", [job.job_id, receiverJobId]);
       }
       await admin.json("POST", `/v1/jobs/${receiverJobId}/prepare`, {});
-    });
-    return this.moveTo(job, "Syncing");
+      },
+      async (tx) => {
+        moved = await this.moveTo(job, "Syncing", ", run_state = null", [], tx);
+      },
+    );
+    return moved;
   }
 
   /**
@@ -378,7 +421,7 @@ export class Orchestrator implements JobWork {
       if (found) return found;
       await this.db.transaction(async (tx) => {
         await tx.query(
-          `update replication_jobs set instance_id = null, receiver_job_id = null, business_status = 'Preparing', bytes_done = 0, speed_bps = 0, updated_at = now()
+          `update replication_jobs set instance_id = null, receiver_job_id = null, business_status = 'Preparing', run_state = null, bytes_done = 0, speed_bps = 0, updated_at = now()
            where job_id = $1 and instance_id = $2`,
           [job.job_id, job.instance_id],
         );
@@ -390,7 +433,8 @@ export class Orchestrator implements JobWork {
         retryable: true,
       });
     }
-    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, placement: placementOf(s), label: job.job_id, plan, inventory });
+    // The job's id labels its only instance: one this replica's predecessor started but never recorded is taken up.
+    const instance = await this.provider.createIntermediateInstance({ region: s.RegionId, placement: placementOf(s), label: job.job_id, plan, inventory, adopt: true });
     await this.db.query("update replication_jobs set instance_id = $2, updated_at = now() where job_id = $1", [job.job_id, instance.instanceId]);
     this.log.info("intermediate instance started", { jobId: job.job_id, instanceId: instance.instanceId });
     return instance;
@@ -441,81 +485,133 @@ export class Orchestrator implements JobWork {
     const rid = job.receiver_job_id;
     if (!rid) throw new HoistError("Internal.Error", "the job has no receiver job", { fix: "Cancel the job and create it again." });
     const image = runImageName(s, job.current_run);
-    const { report, disks } = await this.logStep(job, "convert", async () => {
-      // A retry after detach prepares the disks again before converting.
-      await admin.json("POST", `/v1/jobs/${rid}/prepare`, {});
-      const converted = await admin.json<{ report: unknown }>("POST", `/v1/jobs/${rid}/convert`, { inventory });
-      const detached = await admin.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${rid}/detach`, {});
-      return { report: converted.report, disks: detached.disks };
-    });
-    await this.db.query("update replication_jobs set pending_image = $2 where job_id = $1", [job.job_id, image]);
-    await this.logStep(job, "image", async () => {
-      // Only an image this job was making (pending_image) is replaced.
-      if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
-      await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
-    });
-    let verification: "booted" | "failed" | "skipped" = "skipped";
-    let bootSeconds: number | null = null;
-    let failure: HoistError | null = null;
-    if (s.VerifyImage) {
-      const v = await this.logStep(job, "verify", () => this.provider.verifyImage(image, s.RegionId, { timeoutSeconds: this.opts.verifyTimeoutSeconds ?? 900, placement: placementOf(s) }));
-      await this.db.query("update replication_jobs set verification = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(v)]);
-      if (v.status === "booted" && v.mountedAll === true) {
-        verification = "booted";
-        bootSeconds = v.bootSeconds ?? null;
-      } else {
-        verification = "failed";
-        failure = new HoistError("Image.VerifyFailed", `image ${image} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
+    const state: RunState = job.run_state == null ? {} : json<RunState>(job.run_state);
+    // A step this run finished already (before a crash, or before the failure a retry follows) is not done again.
+    const { report, disks } =
+      state.converted ??
+      (await this.logStep(
+        job,
+        "convert",
+        async () => {
+          // What the receiver did for a replica that died waiting on it is not done again: a
+          // conversion it finished (and detached) is taken as it is.
+          const current = await admin.json<{ state: string; conversion?: unknown }>("GET", `/v1/jobs/${rid}`);
+          let report = current.conversion;
+          if (current.state !== "detached" || report === undefined) {
+            // A retry after detach prepares the disks again before converting.
+            if (current.state !== "prepared" && current.state !== "converted") await admin.json("POST", `/v1/jobs/${rid}/prepare`, {});
+            report = (await admin.json<{ report: unknown }>("POST", `/v1/jobs/${rid}/convert`, { inventory })).report;
+          }
+          const detached = await admin.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${rid}/detach`, {});
+          return { report, disks: detached.disks };
+        },
+        async (tx, converted) => {
+          await tx.query("update replication_jobs set pending_image = $2, run_state = coalesce(run_state, '{}'::jsonb) || jsonb_build_object('converted', $3::jsonb) where job_id = $1", [
+            job.job_id,
+            image,
+            JSON.stringify(converted),
+          ]);
+        },
+      ));
+    // The image is recorded with the job, and the job moves on, in the transaction that ends the last step.
+    let moved = false;
+    const recordImage = async (tx: Queryable, verification: "booted" | "failed" | "skipped", bootSeconds: number | null): Promise<void> => {
+      await tx.query(
+        `insert into job_images (job_id, image_name, region_id, run, verification, boot_seconds) values ($1, $2, $3, $4, $5, $6)
+         on conflict (region_id, image_name) do update set job_id = excluded.job_id, run = excluded.run, verification = excluded.verification, boot_seconds = excluded.boot_seconds, created_at = now()`,
+        [job.job_id, image, s.RegionId, job.current_run, verification, bootSeconds],
+      );
+      await tx.query("update replication_jobs set pending_image = null where job_id = $1", [job.job_id]);
+      if (verification !== "failed") moved = await this.moveTo(job, "Cleaning", "", [], tx);
+    };
+    if (!state.imaged) {
+      await this.logStep(
+        job,
+        "image",
+        async () => {
+          // Only an image this job was making (pending_image) is replaced.
+          if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
+          await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
+        },
+        async (tx) => {
+          if (s.VerifyImage) await tx.query("update replication_jobs set run_state = coalesce(run_state, '{}'::jsonb) || '{\"imaged\": true}'::jsonb where job_id = $1", [job.job_id]);
+          else await recordImage(tx, "skipped", null);
+        },
+      );
+      if (!s.VerifyImage) return moved;
+    } else if (!s.VerifyImage) {
+      await this.db.transaction((tx) => recordImage(tx, "skipped", null));
+      return moved;
+    }
+    const verdict: { failure?: HoistError } = {};
+    await this.logStep(
+      job,
+      "verify",
+      () => this.provider.verifyImage(image, s.RegionId, { timeoutSeconds: this.opts.verifyTimeoutSeconds ?? 900, placement: placementOf(s) }),
+      async (tx, v) => {
+        await tx.query("update replication_jobs set verification = $2::jsonb where job_id = $1", [job.job_id, JSON.stringify(v)]);
+        if (v.status === "booted" && v.mountedAll === true) {
+          await recordImage(tx, "booted", v.bootSeconds ?? null);
+          return;
+        }
+        verdict.failure = new HoistError("Image.VerifyFailed", `image ${image} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
           fix: `Read the console log ${v.consoleLog ?? ""} and run hoist image check ${image}. The intermediate instance is kept; fix the cause and retry the job.`,
         });
-      }
-    }
-    await this.db.query(
-      `insert into job_images (job_id, image_name, region_id, run, verification, boot_seconds) values ($1, $2, $3, $4, $5, $6)
-       on conflict (region_id, image_name) do update set job_id = excluded.job_id, run = excluded.run, verification = excluded.verification, boot_seconds = excluded.boot_seconds, created_at = now()`,
-      [job.job_id, image, s.RegionId, job.current_run, verification, bootSeconds],
+        await recordImage(tx, "failed", null);
+      },
     );
-    await this.db.query("update replication_jobs set pending_image = null where job_id = $1", [job.job_id]);
-    if (failure) throw failure;
-    return this.moveTo(job, "Cleaning");
+    if (verdict.failure) throw verdict.failure;
+    return moved;
   }
 
   private async cleaning(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
     if (!s.RunOnce) {
       const keep = s.MaxNumberOfImageToKeep ?? 1;
-      await this.logStep(job, "clean", async () => {
-        const images = await this.db.query<{ image_name: string; region_id: string }>(
-          "select image_name, region_id from job_images where job_id = $1 order by run desc, created_at desc offset $2",
-          [job.job_id, keep],
-        );
-        for (const img of images) {
-          if (await this.provider.imageExists(img.image_name, img.region_id)) await this.provider.deleteImage(img.image_name, img.region_id);
-          await this.db.query("delete from job_images where region_id = $1 and image_name = $2", [img.region_id, img.image_name]);
-          this.log.info("old image deleted", { jobId: job.job_id, image: img.image_name, keep });
-        }
-      });
       // The intermediate instance stays: the next run copies only what changed.
       // EndTime is when this run ended; a new Frequency counts from it.
       const next = new Date(Date.now() + (s.Frequency ?? 1) * this.hourSeconds * 1000);
-      const rows = await this.db.query(
-        `update replication_jobs set status = 'Waiting', business_status = null, current_run = 0, speed_bps = 0, next_run_at = $2, ended_at = now(), updated_at = now()
-         where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
-        [job.job_id, next],
+      let waiting = false;
+      await this.logStep(
+        job,
+        "clean",
+        async () => {
+          const images = await this.db.query<{ image_name: string; region_id: string }>(
+            "select image_name, region_id from job_images where job_id = $1 order by run desc, created_at desc offset $2",
+            [job.job_id, keep],
+          );
+          for (const img of images) {
+            if (await this.provider.imageExists(img.image_name, img.region_id)) await this.provider.deleteImage(img.image_name, img.region_id);
+            await this.db.query("delete from job_images where region_id = $1 and image_name = $2", [img.region_id, img.image_name]);
+            this.log.info("old image deleted", { jobId: job.job_id, image: img.image_name, keep });
+          }
+        },
+        async (tx) => {
+          const rows = await tx.query(
+            `update replication_jobs set status = 'Waiting', business_status = null, current_run = 0, speed_bps = 0, next_run_at = $2, ended_at = now(), updated_at = now()
+             where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
+            [job.job_id, next],
+          );
+          waiting = rows.length > 0;
+        },
       );
-      if (rows.length > 0) await this.send(job.job_id, next);
+      if (waiting) await this.send(job.job_id, next);
       return false;
     }
-    await this.logStep(job, "clean", async () => {
-      if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
-    });
-    await this.db.transaction(async (tx) => {
-      const rows = await tx.query(
-        `update replication_jobs set status = 'Finished', instance_id = null, speed_bps = 0, ended_at = now(), updated_at = now()
-         where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
-        [job.job_id],
-      );
-      if (rows.length > 0) await freeSourceIfIdle(tx, job.source_id);
-    });
+    await this.logStep(
+      job,
+      "clean",
+      async () => {
+        if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
+      },
+      async (tx) => {
+        const rows = await tx.query(
+          `update replication_jobs set status = 'Finished', instance_id = null, speed_bps = 0, ended_at = now(), updated_at = now()
+           where job_id = $1 and status = 'Running' and business_status = 'Cleaning' returning job_id`,
+          [job.job_id],
+        );
+        if (rows.length > 0) await freeSourceIfIdle(tx, job.source_id);
+      },
+    );
     this.log.info("job finished", { jobId: job.job_id });
     return false;
   }
