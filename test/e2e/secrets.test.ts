@@ -168,6 +168,9 @@ describe("secrets of a real flow on hoist server", () => {
       60_000,
     );
     expect(job.BusinessStatus === "Syncing" && job.Status === "InError", JSON.stringify(job)).toBe(false);
+    // The finished copy's report is on the job: nothing changed under it.
+    const shown = await api<{ ChangedDuringCopy: unknown }>("GET", `/v1/jobs/${created.body.JobId}`);
+    expect(shown.body.ChangedDuringCopy).toEqual({ Run: 1, Appeared: 0, Vanished: 0, Changed: 0, Disks: [{ Disk: "system", Appeared: 0, Vanished: 0, Changed: 0, Paths: [] }] });
     expect(tokens.size).toBeGreaterThan(0);
     // The receiver keeps only the SHA-256 of the token it handed out last: the one the agent used.
     const [instance] = instanceDirs();
