@@ -61,13 +61,14 @@ describe("the migration form's model", () => {
     ]);
   });
 
-  it("puts a mount point on a data disk or on the system disk, never both, and shows block replication as refused", () => {
+  it("puts a mount point on a data disk or on the system disk, never both, and copies only / of the system disk by block", () => {
     const f = { ...defaultsFor(source), dataDisks: [{ index: "1", size: "60", sourcePath: "/data", block: false }] };
     f.mounts = f.mounts.map((m) => (m.path === "/" ? { ...m, block: true } : m));
     const body = toBody("s-1", f);
     expect(body["DataDisks"]).toEqual([{ Index: 1, Size: 60, SourcePath: "/data" }]);
     expect(body["SystemDiskParts"]).toEqual([{ Path: "/", Block: true }]);
-    expect(formIssues(source, f).map((i) => [i.field, i.error.code])).toEqual([["SystemDiskParts", "ReplicationJob.BlockReplicationUnavailable"]]);
+    expect(formIssues(source, f)).toEqual([]);
+    expect(formIssues(source, { ...f, separateBoot: true }).map((i) => [i.field, i.error.code])).toEqual([["SystemDiskParts", "ReplicationJob.BlockRootWithOtherPartitions"]]);
   });
 
   it("makes a periodic job's fields and tags, and local times into UTC", () => {

@@ -67,6 +67,7 @@ export const CREATE_ERROR_CODES = [
   "ReplicationJob.InvalidDataDisks",
   "ReplicationJob.BlockReplicationUnavailable",
   "ReplicationJob.BlockWithLvm",
+  "ReplicationJob.BlockRootWithOtherPartitions",
   "ReplicationJob.InvalidBootMode",
   "ReplicationJob.InvalidFilesystem",
   "ReplicationJob.InvalidSeparateBoot",
@@ -288,9 +289,9 @@ function checkDataDisks(v: unknown): ReplicationJobSettings["DataDisks"] {
   return disks;
 }
 
-function blockUnavailable(where: string): HoistError {
-  return new HoistError("ReplicationJob.BlockReplicationUnavailable", `${where} asks for block-level replication of a system disk partition, which jobs do not offer yet`, {
-    fix: "Leave Block out (or false) here: the system disk is copied file by file. A data disk whose SourcePath is a partition of its own can be copied by block.",
+function blockUnavailable(where: string, path: string): HoistError {
+  return new HoistError("ReplicationJob.BlockReplicationUnavailable", `${where} asks for block-level replication of ${path}; on the system disk only / can be copied by block`, {
+    fix: "Leave Block out (or false) here. / (when it is a partition of its own) and a data disk whose SourcePath is a partition of its own can be copied by block.",
   });
 }
 
@@ -311,8 +312,8 @@ function checkSystemDiskParts(v: unknown, inventory: SourceInventory, dataDisks:
     const disk = dataDisks.find((d) => d.SourcePath === path);
     if (disk) throw invalid("SystemDiskParts", `${path} goes to data disk ${disk.Index}, not the system disk`, "List a folder either as a data disk's SourcePath or as a system disk part, not both.");
     if (block !== undefined && typeof block !== "boolean") throw invalid("SystemDiskParts", `SystemDiskParts[${i}].Block must be true or false`, fix);
-    if (block === true) throw blockUnavailable(`SystemDiskParts[${i}]`);
-    return { Path: path, Block: false };
+    if (block === true && path !== "/") throw blockUnavailable(`SystemDiskParts[${i}]`, path);
+    return { Path: path, Block: block === true };
   });
 }
 
@@ -431,6 +432,24 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
   const filesystem = take("Filesystem", () => checkEnum("Filesystem", b["Filesystem"], ["ext4", "xfs"] as const, "ext4"), "ext4");
   const separateBoot = has("SeparateBoot") ? take("SeparateBoot", () => checkBoolean("SeparateBoot", b["SeparateBoot"]), false) : false;
   const lvm = has("Lvm") ? take("Lvm", () => checkBoolean("Lvm", b["Lvm"]), false) : false;
+  if (systemDiskParts.some((p) => p.Block)) {
+    // A block copy keeps / as the system disk's one partition: no /boot or ESP beside it, no LVM.
+    const reason = lvm
+      ? "Lvm is on"
+      : separateBoot
+        ? "SeparateBoot is on"
+        : bootMode === "uefi" || (bootMode === "auto" && source.inventory.bootMode === "uefi")
+          ? "the image would boot by UEFI, which needs an EFI partition beside /"
+          : null;
+    if (reason) {
+      issues.push({
+        field: "SystemDiskParts",
+        error: new HoistError("ReplicationJob.BlockRootWithOtherPartitions", `/ is copied by block, so it must stay the system disk's only partition, but ${reason}`, {
+          fix: "Copy / by file (Block false), or turn Lvm and SeparateBoot off and boot by BIOS (BootMode bios).",
+        }),
+      });
+    }
+  }
   if (lvm && dataDisks.some((d) => d.Block)) {
     issues.push({
       field: "Lvm",

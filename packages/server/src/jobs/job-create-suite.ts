@@ -55,7 +55,10 @@ const INVALID: Case[] = [
   ["a data disk with an unknown field", { DataDisks: [disk(1, "/data", { Fs: "xfs" })] }, "ReplicationJob.InvalidDataDisks"],
   ["a data disk without SourcePath", { DataDisks: [{ Index: 1 }] }, "ReplicationJob.InvalidDataDisks"],
   ["a data disk copied by block with Lvm on", { DataDisks: [disk(1, "/data", { Block: true })], Lvm: true }, "ReplicationJob.BlockWithLvm"],
-  ["block replication of a system disk part", { SystemDiskParts: [{ Path: "/boot", Block: true }] }, "ReplicationJob.BlockReplicationUnavailable"],
+  ["block replication of a system disk part other than /", { SystemDiskParts: [{ Path: "/boot", Block: true }] }, "ReplicationJob.BlockReplicationUnavailable"],
+  ["/ copied by block with Lvm on", { SystemDiskParts: [{ Path: "/", Block: true }], Lvm: true, SeparateBoot: true }, "ReplicationJob.BlockRootWithOtherPartitions"],
+  ["/ copied by block beside a separate /boot", { SystemDiskParts: [{ Path: "/", Block: true }], SeparateBoot: true }, "ReplicationJob.BlockRootWithOtherPartitions"],
+  ["/ copied by block into a UEFI image", { SystemDiskParts: [{ Path: "/", Block: true }], BootMode: "uefi" }, "ReplicationJob.BlockRootWithOtherPartitions"],
   ["a system disk part that is not a mount point", { SystemDiskParts: [{ Path: "/srv" }] }, "ReplicationJob.InvalidSystemDiskParts"],
   ["one system disk part twice", { SystemDiskParts: [{ Path: "/boot" }, { Path: "/boot" }] }, "ReplicationJob.InvalidSystemDiskParts"],
   ["a system disk part that is also a data disk", { SystemDiskParts: [{ Path: "/data" }], DataDisks: [disk(1, "/data")] }, "ReplicationJob.InvalidSystemDiskParts"],
@@ -248,6 +251,12 @@ export function runJobCreateTests(dbs: JobApiDbs): void {
         { Path: "/boot", Block: false },
       ]);
       expect(high.body["Tags"]).toHaveLength(20);
+    });
+
+    it("takes / copied by block on a BIOS image and shows it so", async () => {
+      const r = await h.createJob({ SystemDiskParts: [{ Path: "/", Block: true }], BootMode: "bios" });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body["SystemDiskParts"]).toEqual([{ Path: "/", Block: true }]);
     });
 
     it("takes a data disk copied by block and shows it so", async () => {

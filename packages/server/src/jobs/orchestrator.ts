@@ -531,7 +531,7 @@ export class Orchestrator implements JobWork {
         async () => {
           // Only an image this job was making (pending_image) is replaced.
           if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
-          await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId });
+          await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId, verify: s.VerifyImage });
         },
         async (tx) => {
           if (s.VerifyImage) await tx.query("update replication_jobs set run_state = coalesce(run_state, '{}'::jsonb) || '{\"imaged\": true}'::jsonb where job_id = $1", [job.job_id]);
