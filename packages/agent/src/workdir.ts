@@ -5,10 +5,11 @@
 //   client_data                           resume state (no secrets; see client-data.ts)
 //   .client_token                         the job token, 0600, kept apart from client_data
 //   Logs/hoist_<timestamp>.log            one JSON-lines log per run
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { HoistError, type UserConfig } from "@hoist/protocol";
 import { createLogger, type Logger } from "@hoist/runtime";
+import { decodeConfigText, readConfigBytes } from "./config/json-text";
 
 export interface WorkdirPaths {
   root: string;
@@ -41,18 +42,29 @@ export interface DiskExcludes {
   dataDisks: Record<number, string[]>;
 }
 
+/** A pattern is a path; rsync takes none longer. */
+const MAX_EXCLUDE_LINE = 4096;
+
 /**
  * Reads an exclude file: one rsync pattern per line, `#` comments and blank
- * lines skipped. Missing files mean no extra excludes.
+ * lines skipped. Missing files mean no extra excludes. The file must be UTF-8
+ * text (Config.InvalidEncoding otherwise) with sane lines.
  */
 export function readExcludeFile(file: string): string[] {
   if (!existsSync(file)) return [];
   const patterns: string[] = [];
-  readFileSync(file, "utf8")
+  decodeConfigText(readConfigBytes(file, "Config.InvalidExclude"), file)
     .split(/\r?\n/)
     .forEach((raw, i) => {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) return;
+      const bad = line.length > MAX_EXCLUDE_LINE ? `is ${line.length} characters long (at most ${MAX_EXCLUDE_LINE})` : /[\u0000-\u001f\u007f]/.test(line) ? "contains a control character" : undefined;
+      if (bad) {
+        throw new HoistError("Config.InvalidExclude", `${file} line ${i + 1}: the pattern ${bad}`, {
+          fix: "Write one path or rsync pattern per line, e.g. /var/cache/ or *.tmp.",
+          details: { file, line: i + 1 },
+        });
+      }
       // A `..` could reach outside the tree being copied, which rsync would silently accept.
       if (line.split("/").includes("..")) {
         throw new HoistError("Config.InvalidExclude", `${file} line ${i + 1}: the pattern ${JSON.stringify(line)} contains "..", which exclude patterns may not use`, {

@@ -38,6 +38,12 @@ export const MAX_DATA_DISKS = 16;
 export const DEFAULT_SYSTEM_DISK_SIZE_GIB = 40;
 export const DEFAULT_COMPRESSION_LEVEL = 7;
 export const DEFAULT_PARALLEL_STREAMS = 4;
+/** KB/s; the job API's highest RateLimit (100 000 Mbit/s) in rsync's unit. */
+export const BANDWIDTH_LIMIT_KBPS = { min: 0, max: 12_500_000 } as const;
+/** AccessKey IDs and secrets (and STS ones) are far shorter; a longer value is a pasting mistake. */
+export const ACCESS_KEY_MAX = 256;
+/** Longest path Linux takes (PATH_MAX). */
+export const SRC_PATH_MAX = 4096;
 /** The region the seed's initial file carries; it means "not chosen yet". */
 export const REGION_PLACEHOLDER = "region";
 export const LOCAL_REGION = "local";
@@ -162,6 +168,15 @@ function str(c: Collector, code: string, field: string, value: unknown): string 
   return undefined;
 }
 
+/** An AccessKey ID or secret: empty (local region) or printable ASCII without spaces. */
+function accessKey(c: Collector, code: string, field: string, value: unknown): string | undefined {
+  if (typeof value === "string" && value.length <= ACCESS_KEY_MAX && /^[\x21-\x7e]*$/.test(value)) return value;
+  // The value itself is a secret: say what is wrong with it, never what it is.
+  const what = typeof value !== "string" ? describeValue(value) : value.length > ACCESS_KEY_MAX ? `${value.length} characters` : "text with spaces, control or non-ASCII characters";
+  c.problems.push({ code, field, value: "[redacted]", message: `${field} must be empty or an AccessKey of up to ${ACCESS_KEY_MAX} printable ASCII characters without spaces; got ${what}` });
+  return undefined;
+}
+
 /** Collapses repeated and trailing slashes; the caller has checked the path is absolute. */
 export function normalizeSrcPath(path: string): string {
   const collapsed = path.replace(/\/+/g, "/");
@@ -177,6 +192,7 @@ function checkSrcPath(c: Collector, field: string, value: unknown): string | und
   if (value.trim() === "") return bad("is required: the absolute directory whose contents become the data disk, such as /mnt/disk1");
   if (!value.startsWith("/")) return bad("must be an absolute path starting with /, such as /mnt/disk1");
   if (/[\u0000-\u001f]/.test(value)) return bad("must not contain control characters");
+  if (value.length > SRC_PATH_MAX) return bad(`must be at most ${SRC_PATH_MAX} characters`);
   const path = normalizeSrcPath(value);
   if (path.split("/").some((part) => part === "." || part === "..")) return bad("must not contain . or .. components");
   if (path === "/") return bad("cannot be / (the system disk holds the root filesystem)");
@@ -227,7 +243,7 @@ function validateDataDisks(c: Collector, value: unknown, warnings: string[]): Us
         code: "Config.DuplicateDataDiskIndex",
         field: `data_disks[${i}].data_disk_index`,
         value: d.data_disk_index,
-        message: `data_disk_index ${d.data_disk_index} is used by more than one data disk; each disk needs its own index in [${DATA_DISK_INDEX.min}, ${DATA_DISK_INDEX.max}]`,
+        message: `data_disks[${i}].data_disk_index ${d.data_disk_index} is used by more than one data disk; each disk needs its own index in [${DATA_DISK_INDEX.min}, ${DATA_DISK_INDEX.max}]`,
       });
       ok = false;
     } else seen.set(d.data_disk_index, i);
@@ -271,8 +287,8 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
   for (const key of Object.keys(input)) if (!KNOWN_FIELDS.has(key)) warnings.push(`${key} is not a known user_config.json field and is ignored`);
   const get = <T>(key: string, fallback: T): unknown => (input[key] === undefined || input[key] === null ? fallback : input[key]);
 
-  const accessId = str(c, "Config.InvalidAccessId", "access_id", get("access_id", ""));
-  const secretKey = str(c, "Config.InvalidSecretKey", "secret_key", get("secret_key", ""));
+  const accessId = accessKey(c, "Config.InvalidAccessId", "access_id", get("access_id", ""));
+  const secretKey = accessKey(c, "Config.InvalidSecretKey", "secret_key", get("secret_key", ""));
   let region = str(c, "Config.InvalidRegionId", "region_id", get("region_id", REGION_PLACEHOLDER));
   if (region !== undefined) {
     region = region.trim();
@@ -307,7 +323,7 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
   const platform = platformRaw === "" ? "" : oneOf(c, "Config.InvalidPlatform", "platform", platformRaw, PLATFORMS, ' or "" (case-sensitive)');
   const archRaw = get("architecture", "");
   const architecture = archRaw === "" ? "" : oneOf(c, "Config.InvalidArchitecture", "architecture", archRaw, ARCHITECTURES, ' or ""');
-  const bandwidth = int(c, "Config.InvalidBandwidthLimit", "bandwidth_limit", get("bandwidth_limit", 0), { min: 0 }, "number of KB/s (0 = unlimited) ");
+  const bandwidth = int(c, "Config.InvalidBandwidthLimit", "bandwidth_limit", get("bandwidth_limit", 0), BANDWIDTH_LIMIT_KBPS, "number of KB/s (0 = unlimited) ");
   const dataDisks = validateDataDisks(c, get("data_disks", []), warnings);
   const compression = int(c, "Config.InvalidCompressionLevel", "compression_level", get("compression_level", DEFAULT_COMPRESSION_LEVEL), { min: 0, max: 10 }, "");
   const checksumRaw = get("checksum", false);

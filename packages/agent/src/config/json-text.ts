@@ -1,6 +1,7 @@
 // Parsing user_config.json text. JSON.parse's own messages change between
 // Node versions and do not always say where the mistake is, so on failure a
 // small scanner walks the text to find the first offending line and column.
+import { readFileSync, statSync } from "node:fs";
 import { HoistError } from "@hoist/protocol";
 
 export interface JsonSyntaxProblem {
@@ -136,7 +137,81 @@ export function locateJsonError(text: string): JsonSyntaxProblem | undefined {
     const before = text.slice(0, at);
     const line = before.split("\n").length;
     const column = at - before.lastIndexOf("\n");
-    return { line, column, message: (e as Error).message };
+    // The scanner recurses per level: a file nested thousands deep overflows it.
+    return { line, column, message: e instanceof RangeError ? "the JSON nests too deeply" : (e as Error).message };
+  }
+}
+
+/** A settings file is a few hundred bytes; anything past this is not one. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** The bytes of a settings file, refusing a folder or a file too large to be one (with `code`). */
+export function readConfigBytes(file: string, code = "Config.InvalidJson"): Buffer {
+  const st = statSync(file);
+  if (!st.isFile()) throw new HoistError(code, `${file} is not a regular file`, { fix: `Make ${file} a text file, or remove it.` });
+  if (st.size > MAX_CONFIG_BYTES) {
+    throw new HoistError(code, `${file} is ${st.size} bytes; a settings file is never larger than ${MAX_CONFIG_BYTES}`, { fix: `Check that ${file} is the file meant; it should be small text.` });
+  }
+  return readFileSync(file);
+}
+
+/** The JSON path of the first string holding U+FFFD (where a byte that is not UTF-8 landed), if the text parses at all. */
+function fieldWithReplacement(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch {
+    return undefined;
+  }
+  const stack: { v: unknown; at: string }[] = [{ v: value, at: "" }];
+  while (stack.length) {
+    const { v, at } = stack.pop() as { v: unknown; at: string };
+    if (typeof v === "string" && v.includes("\ufffd")) return at || "the document";
+    if (Array.isArray(v)) v.forEach((x, i) => void stack.push({ v: x, at: `${at}[${i}]` }));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v).reverse()) stack.push({ v: x, at: at ? `${at}.${k}` : k });
+  }
+  return undefined;
+}
+
+/** Where the first byte that is not UTF-8 is, as a line and column of the text before it. */
+function firstBadByte(bytes: Uint8Array): { offset: number; line: number; column: number } {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    let ok = need >= 0 && i + need < bytes.length;
+    for (let k = 1; ok && k <= need; k++) ok = ((bytes[i + k] as number) & 0xc0) === 0x80;
+    if (!ok) break;
+    i += need + 1;
+  }
+  const before = new TextDecoder().decode(bytes.subarray(0, i));
+  const lines = before.split("\n");
+  return { offset: i, line: lines.length, column: (lines[lines.length - 1] ?? "").length + 1 };
+}
+
+/**
+ * Turns a settings file's bytes into text: UTF-8, with or without a byte order
+ * mark. Files saved as UTF-16 or in a legacy encoding (Latin-1, GBK, …) are
+ * refused with Config.InvalidEncoding, since guessing would quietly change
+ * names and paths.
+ */
+export function decodeConfigText(bytes: Uint8Array, file = "user_config.json"): string {
+  const fix = `Save ${file} as UTF-8 (in Notepad: Save As, Encoding UTF-8; or iconv -f <encoding> -t UTF-8).`;
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new HoistError("Config.InvalidEncoding", `${file} is saved as UTF-16; it must be UTF-8`, { fix, details: { file } });
+  }
+  // NUL bytes are valid UTF-8 but never text: UTF-16 without a byte order mark, or a binary file.
+  if (bytes.includes(0)) throw new HoistError("Config.InvalidEncoding", `${file} holds NUL bytes: it is UTF-16 or not text; it must be UTF-8`, { fix, details: { file } });
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstBadByte(bytes);
+    const field = fieldWithReplacement(new TextDecoder().decode(bytes));
+    throw new HoistError(
+      "Config.InvalidEncoding",
+      `${file} is not UTF-8: line ${at.line}, column ${at.column}${field ? ` (in ${field})` : ""} holds the byte 0x${(bytes[at.offset] ?? 0).toString(16).padStart(2, "0")}, which UTF-8 text cannot`,
+      { fix, details: { file, line: at.line, column: at.column, ...(field ? { field } : {}) } },
+    );
   }
 }
 

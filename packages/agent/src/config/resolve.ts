@@ -1,12 +1,12 @@
 // One place turns user_config.json plus command-line flags into the settings
 // of a migration. It only reads: nothing is created, started or written, so a
 // bad setting stops `hoist migrate` before it touches anything.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
 import { type ConfigProblem, describeValue, HoistError, LOCAL_REGION, type UserConfig, validateUserConfig } from "@hoist/protocol";
 import { workdirPaths, type WorkdirPaths } from "../workdir";
 import type { MigrateFlags } from "./flags";
-import { parseConfigJson } from "./json-text";
+import { decodeConfigText, parseConfigJson, readConfigBytes } from "./json-text";
 
 export type NetMode = 0 | 1 | 2;
 
@@ -77,7 +77,7 @@ function readUserConfigFile(paths: WorkdirPaths, warnings: string[]): Record<str
     warnings.push(`${paths.userConfig} does not exist; using command-line flags and defaults only`);
     return {};
   }
-  const raw = parseConfigJson(readFileSync(paths.userConfig, "utf8"), paths.userConfig);
+  const raw = parseConfigJson(decodeConfigText(readConfigBytes(paths.userConfig), paths.userConfig), paths.userConfig);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new HoistError("Config.InvalidJson", `${paths.userConfig} must hold one JSON object such as {"image_name": "my-image"}; got ${describeValue(raw)}`, {
       fix: "Start from the template in the documentation and fill in image_name.",
@@ -117,14 +117,18 @@ function checkNetwork(flags: MigrateFlags, problems: ConfigProblem[]): MigrateCo
   return network;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function checkSourceRoot(dir: string, problems: ConfigProblem[]): string {
   const root = resolvePath(dir);
-  let ok = false;
-  try {
-    ok = statSync(root).isDirectory();
-  } catch {
-    ok = false;
-  }
+  // An empty value would quietly mean the current folder.
+  const ok = dir.trim() !== "" && isDirectory(root);
   if (!ok) problems.push({ code: "Config.InvalidSourceRoot", field: "--source-root", value: dir, message: `--source-root must be an existing directory holding a Linux tree; got ${describeValue(dir)}` });
   return root;
 }
@@ -134,9 +138,21 @@ function checkSourceRoot(dir: string, problems: ConfigProblem[]): string {
  * everything. Throws Config.InvalidJson for unreadable JSON and Config.Invalid
  * (every problem in details.problems, each with its own code) for bad values.
  */
+/** Checks the working folder before anything is read from it: it must be there (nothing creates it). */
+function checkWorkdir(given: string | undefined): string {
+  if (given !== undefined && given.trim() === "") {
+    throw new HoistError("Config.InvalidWorkdir", "--workdir must name a folder; it is empty", { fix: "Pass --workdir <folder> holding user_config.json, or leave it out to use the current folder." });
+  }
+  const workdir = resolvePath(given ?? process.cwd());
+  if (!isDirectory(workdir)) {
+    throw new HoistError("Config.InvalidWorkdir", `--workdir ${JSON.stringify(given ?? workdir)} is not an existing folder`, { fix: "Create the folder with user_config.json in it first, or pass the folder that has them." });
+  }
+  return workdir;
+}
+
 export function resolveMigrateConfig(input: { workdir?: string; flags?: MigrateFlags }): MigrateConfig {
   const flags = input.flags ?? {};
-  const workdir = resolvePath(input.workdir ?? flags.workdir ?? process.cwd());
+  const workdir = checkWorkdir(input.workdir ?? flags.workdir);
   const paths = workdirPaths(workdir);
   const warnings: string[] = [];
   const problems: ConfigProblem[] = [];
@@ -175,14 +191,28 @@ export function resolveMigrateConfig(input: { workdir?: string; flags?: MigrateF
   warnings.push(...result.warnings);
   const network = checkNetwork(flags, problems);
   const sourceRoot = checkSourceRoot(flags.sourceRoot ?? "/", problems);
-  if (flags.progressfile !== undefined && flags.progressfile.trim() === "") {
-    problems.push({ code: "Config.InvalidProgressFile", field: "--progressfile", value: flags.progressfile, message: "--progressfile must name a file" });
+  if (flags.progressfile !== undefined) {
+    const file = resolvePath(flags.progressfile);
+    const why =
+      flags.progressfile.trim() === "" || /[\u0000-\u001f]/.test(flags.progressfile) || flags.progressfile.length > 4096 || flags.progressfile.split("/").some((p) => Buffer.byteLength(p) > 255)
+        ? "must name a file (a path of at most 4096 characters, names of at most 255 bytes, no control characters)"
+        : isDirectory(file)
+          ? "names a folder; it must name a file"
+          : !isDirectory(dirname(file))
+            ? `must be in an existing folder (${dirname(file)} is not one)`
+            : undefined;
+    if (why) problems.push({ code: "Config.InvalidProgressFile", field: "--progressfile", value: flags.progressfile, message: `--progressfile ${why}; got ${describeValue(flags.progressfile)}` });
   }
 
   if (problems.length > 0 || result.config === undefined) {
     throw new HoistError("Config.Invalid", `The migration settings have ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  ${p.code}: ${p.message}`).join("\n")}`, {
       fix: `Correct ${paths.userConfig} or the flags named above, then run hoist migrate again. Nothing was copied or created.`,
-      details: { problems: problems.map(({ value, ...rest }) => ({ ...rest, value: /secret_key|--secretkey|access_id|--accessid/.test(rest.field) ? "[redacted]" : value })) },
+      details: {
+        problems: problems.map(({ value, ...rest }) => ({
+          ...rest,
+          value: /secret_key|--secretkey|access_id|--accessid/.test(rest.field) ? "[redacted]" : typeof value === "string" && value.length > 200 ? `${value.slice(0, 197)}...` : value,
+        })),
+      },
     });
   }
   const settings = result.config;
