@@ -1,0 +1,200 @@
+// The control plane on Alibaba Cloud: `hoist server --provider alibaba` against
+// the contract fake of ECS, VPC and OSS (nothing leaves this host). A Debian 12
+// source is imported with `hoist agent`; its replication job names its own
+// region (cn-shanghai, not the server's cn-hangzhou), the user's VPC and
+// vSwitch (NetMode 2) and an instance type. The server is killed (SIGKILL)
+// while the agent copies and started again: it finds the job's intermediate
+// instance in the job's region and goes on. The job ends Finished with a custom
+// image that the fake booted under QEMU, and every temporary resource is gone.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { releaseEverythingUnder } from "../helpers/cleanup";
+import { debianFixture } from "../helpers/debian-fixture";
+import { HOIST, hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+
+interface Job {
+  JobId: string;
+  Status: string;
+  BusinessStatus: string | null;
+  RegionId: string;
+  ImageId: string | null;
+  Images: { ImageName: string; RegionId: string; Verification: string; BootSeconds: number | null }[];
+  Transfer: { BytesDone: number } | null;
+  ErrorCode: string | null;
+  ErrorMessage: string | null;
+  TransitionInstanceId: string | null;
+}
+
+const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
+const source = join(base, "source");
+const cloud = join(base, "cloud");
+const AK = "LTAI5tHoistServerFake";
+const SECRET = `server-secret-${Math.random().toString(36).slice(2)}`;
+const credentials = join(base, "credentials");
+const control = 20000 + Math.floor(Math.random() * 20000);
+const IMAGE = "web-shanghai";
+let fake: AlibabaContractFake;
+let server: StartedServer | undefined;
+let agent: Spawned | undefined;
+let apiKey = "";
+let sourceId = "";
+
+function serverArgs(): string[] {
+  return [
+    "--data-dir",
+    join(base, "server"),
+    "--provider",
+    "alibaba",
+    "--region",
+    "cn-hangzhou",
+    "--credentials-file",
+    credentials,
+    "--endpoint-override",
+    fake.endpoint,
+    "--receiver-bundle-url",
+    "https://bundles.example.invalid/hoist.mjs",
+    "--receiver-ports",
+    `${control},${control + 1}`,
+    "--heartbeat-seconds",
+    "1",
+    "--offline-after-seconds",
+    "60",
+    "--log-level",
+    "debug",
+  ];
+}
+const serverEnv = { HOIST_ALIBABA_POLL_MS: "200", ALIBABA_CLOUD_ACCESS_KEY_ID: "", ALIBABA_CLOUD_ACCESS_KEY_SECRET: "" };
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server?.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+async function watch(id: string, done: (j: Job) => boolean, ms: number): Promise<Job> {
+  return until(
+    `job ${id}`,
+    async () => {
+      const r = await api<Job>("GET", `/v1/jobs/${id}`).catch(() => undefined);
+      const j = r?.status === 200 ? r.body : undefined;
+      if (!j) return undefined;
+      if (j.Status === "InError") throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server?.stderr.slice(-40).join("\n")}`);
+      return done(j) ? j : undefined;
+    },
+    ms,
+  );
+}
+
+beforeAll(async () => {
+  process.env["HOIST_BIN"] = HOIST;
+  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
+  const fixture = await debianFixture();
+  for (const d of ["upper", "ovl", "source"]) mkdirSync(join(base, d), { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
+  mkdirSync(join(source, "srv/app"), { recursive: true });
+  writeFileSync(join(source, "srv/app/version"), "shanghai\n");
+  writeFileSync(credentials, `[default]\naccess_key_id = ${AK}\naccess_key_secret = ${SECRET}\n`, { mode: 0o600 });
+  fake = await startAlibabaContractFake({ dir: cloud, accessKeyId: AK, accessKeySecret: SECRET });
+  server = await startHoistServer(serverArgs(), serverEnv);
+  apiKey = server.apiKey as string;
+  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
+  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
+  sourceId = /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/, 120_000))?.[1] as string;
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await stop(agent, "SIGKILL");
+  await stop(server, "SIGKILL");
+  await fake?.close();
+  releaseEverythingUnder(base, cloud);
+});
+
+describe("hoist server --provider alibaba (contract fake)", () => {
+  it("refuses a credentials file others can read, and Alibaba flags without --provider alibaba, before it starts", async () => {
+    const open = join(base, "credentials-open");
+    writeFileSync(open, `[default]\naccess_key_id = ${AK}\naccess_key_secret = ${SECRET}\n`);
+    chmodSync(open, 0o644);
+    const tooOpen = await hoist(["server", "--port", "0", "--data-dir", join(base, "refused"), "--provider", "alibaba", "--credentials-file", open, "--receiver-bundle-url", "https://x.invalid/h.mjs"], serverEnv);
+    expect(tooOpen.code).not.toBe(0);
+    expect(tooOpen.stderr).toContain("Credentials.FileTooOpen");
+    expect(tooOpen.stderr).not.toContain(SECRET);
+    const local = await hoist(["server", "--port", "0", "--data-dir", join(base, "refused"), "--credentials-file", credentials], serverEnv);
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toContain("Config.FlagNeedsProvider");
+    const provider = await hoist(["server", "--port", "0", "--provider", "gcp"], serverEnv);
+    expect(provider.stderr).toContain("Config.InvalidProvider");
+  });
+
+  it("runs a job in its own region and VPC to a booted custom image, through a server SIGKILL, and releases everything temporary", async () => {
+    const own = fake.seedNetwork("cn-shanghai");
+    const created = await api<Job>("POST", "/v1/jobs", {
+      SourceId: sourceId,
+      Name: "web-1 to Shanghai",
+      ImageName: IMAGE,
+      SystemDiskSize: 20,
+      RegionId: "cn-shanghai",
+      NetMode: 2,
+      VpcId: own.vpcId,
+      VSwitchId: own.vSwitchId,
+      InstanceType: "ecs.c7.large",
+      RateLimit: 40,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.JobId;
+
+    // The intermediate instance runs in the job's region, in the user's vSwitch, with no public address.
+    const syncing = await watch(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 10 * 2 ** 20, 10 * 60_000);
+    const instanceId = syncing.TransitionInstanceId as string;
+    const intermediate = fake.instances.get(instanceId);
+    expect(intermediate).toMatchObject({ region: "cn-shanghai", name: "No_Delete_SMC_Transition_Instance", type: "ecs.c7.large", vSwitchId: own.vSwitchId, publicIp: "" });
+
+    // SIGKILL mid-copy; the restarted server (same address: the agent knows it by it) takes the job up.
+    const port = new URL(server?.url as string).port;
+    await stop(server, "SIGKILL");
+    const callsBefore = fake.calls.length;
+    server = await startHoistServer([...serverArgs(), "--port", port], { ...serverEnv, HOIST_API_KEY: apiKey });
+    expect((await api<Job>("POST", `/v1/jobs/${id}/modify`, { RateLimit: 0 })).status).toBe(200);
+
+    const finished = await watch(id, (j) => j.Status === "Finished", 25 * 60_000);
+    expect(finished.ImageId).toBe(IMAGE);
+    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: IMAGE, RegionId: "cn-shanghai", Verification: "booted" })]);
+    expect(finished.Images[0]?.BootSeconds).toBeGreaterThan(0);
+    expect(finished.TransitionInstanceId).toBeNull();
+
+    // The restarted server found the same instance in cn-shanghai: one intermediate instance was ever run.
+    const after = fake.calls.slice(callsBefore);
+    expect(after.some((c) => c.action === "DescribeInstances" && c.params["RegionId"] === "cn-shanghai" && (c.params["InstanceIds"] ?? "").includes(instanceId))).toBe(true);
+    const runs = fake.calls.filter((c) => c.action === "RunInstances");
+    expect(runs.filter((c) => c.params["InstanceName"] === "No_Delete_SMC_Transition_Instance")).toHaveLength(1);
+    expect(runs[0]?.params).toMatchObject({ RegionId: "cn-shanghai", InstanceType: "ecs.c7.large", VSwitchId: own.vSwitchId, InternetMaxBandwidthOut: "0" });
+    // Every call of the job went to the job's region.
+    expect(fake.calls.filter((c) => c.product !== "oss" && c.params["RegionId"] !== "cn-shanghai").map((c) => c.action)).toEqual([]);
+    expect(fake.signaturesVerified).toBe(fake.calls.length);
+
+    // The custom image is in cn-shanghai, made from snapshots, and the fake booted it to multi-user.
+    const image = [...fake.images.values()].find((i) => i.name === IMAGE);
+    expect(image).toMatchObject({ region: "cn-shanghai", owner: "self", bootMode: "BIOS" });
+    expect(image?.tags).toContainEqual({ Key: "hoist:verification", Value: "booted" });
+    expect(runs.some((c) => c.params["ImageId"] === image?.id)).toBe(true);
+
+    // Released: the intermediate and boot-check instances, the target disks, hoist's security group. The user's VPC stays.
+    expect(fake.instances.size).toBe(0);
+    expect([...fake.disks.values()]).toEqual([]);
+    expect([...fake.securityGroups.values()].map((g) => g["SecurityGroupName"])).toEqual([]);
+    expect([...fake.vpcs.keys()]).toEqual([own.vpcId]);
+    expect([...fake.vswitches.keys()]).toEqual([own.vSwitchId]);
+    expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
+
+    // The AccessKey secret is in no log line and nowhere in the server's data folder.
+    expect([...(server?.stderr ?? []), ...(server?.lines ?? [])].join("\n")).not.toContain(SECRET);
+    const grep = spawnSync("grep", ["-rl", "--binary-files=text", SECRET, join(base, "server")], { encoding: "utf8" });
+    expect(grep.stdout).toBe("");
+  }, 40 * 60_000);
+});
