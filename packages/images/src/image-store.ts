@@ -21,7 +21,8 @@ export interface ImageFields {
 export function validateImageName(name: string): string {
   const r = ImageNameSchema.safeParse(name);
   if (!r.success) {
-    throw new HoistError("Image.InvalidName", `"${name}" is not a valid image name: ${r.error.issues[0]?.message ?? "invalid"}`, { fix: "Use 2–128 characters starting with a letter; letters, digits, '.', ':', '_' and '-' only." });
+    const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name);
+    throw new HoistError("Image.InvalidName", `${shown} is not a valid image name: ${r.error.issues[0]?.message ?? "invalid"}`, { fix: "Use 2–128 characters starting with a letter; letters, digits, '.', ':', '_' and '-' only." });
   }
   return name;
 }

@@ -26,7 +26,7 @@ import { consoleFiles } from "./http/console-files";
 import { EventHub, type EventHubOptions } from "./http/event-hub";
 import { eventRoutes } from "./http/event-routes";
 import { imageRoutes } from "./http/image-routes";
-import { checkQuery, readJsonBody } from "./http/request-input";
+import { answerClientErrors, checkQuery, readJsonBody } from "./http/request-input";
 import { FailureThrottle, type ThrottleOptions } from "./http/throttle";
 
 export interface ServerOptions {
@@ -229,6 +229,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server = createHttpServer(listener);
   }
   server.keepAliveTimeout = 65_000;
+  answerClientErrors(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(

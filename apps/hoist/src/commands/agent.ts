@@ -3,21 +3,18 @@ import { HoistError } from "@hoist/protocol";
 import { createLogger, type LogLevel } from "@hoist/runtime";
 import { type Command, Option } from "commander";
 import { VERSION } from "../version";
+import { httpUrl, pathValue, textValue, tokenValue, wholeNumber } from "./flag-values";
 
 export function registerAgentCommand(program: Command): void {
   program
     .command("agent")
     .description("Import this source into hoist server with an activation code, then keep it online with heartbeats.")
-    .option("--activation-code <code>", "code from `hoist codes create` (needed only for the first start)")
-    .option("--server <url>", "hoist server URL, e.g. http://10.0.0.5:8080")
-    .option("--source-root <dir>", "what to migrate: / for this machine, or a root tree in a folder", "/")
-    .option("--state-dir <dir>", "where the agent keeps its credential (0600) and pid file", "/var/lib/hoist/agent")
-    .option("--name <name>", "name shown in the console (default: the source's hostname)")
-    .option("--heartbeat-seconds <n>", "heartbeat period (default: what the server asks for)", (v: string) => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || n < 1 || n > 3600) throw new HoistError("Config.InvalidNumber", `--heartbeat-seconds must be 1–3600 (got "${v}")`);
-      return n;
-    })
+    .option("--activation-code <code>", "code from `hoist codes create` (needed only for the first start)", tokenValue("--activation-code", { max: 200, code: "Config.InvalidActivationCode" }))
+    .option("--server <url>", "hoist server URL, e.g. http://10.0.0.5:8080", httpUrl("--server", "Config.InvalidServerUrl"))
+    .option("--source-root <dir>", "what to migrate: / for this machine, or a root tree in a folder", pathValue("--source-root", { exists: "dir", code: "Config.InvalidSourceRoot" }), "/")
+    .option("--state-dir <dir>", "where the agent keeps its credential (0600) and pid file", pathValue("--state-dir", { code: "Config.InvalidStateDir" }), "/var/lib/hoist/agent")
+    .option("--name <name>", "name shown in the console, 1–128 characters (default: the source's hostname)", textValue("--name", { max: 128, code: "Config.InvalidName" }))
+    .option("--heartbeat-seconds <n>", "heartbeat period, 1–3600 (default: what the server asks for)", wholeNumber("--heartbeat-seconds", 1, 3600))
     .option("--abort", "stop the agent running with this --state-dir, and exit")
     .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
     .addHelpText("after", "\nOn import it prints: Import Source Server [s-…] Successfully!\nRun as root on the source. A restarted agent resumes as the same source (no new code use).")

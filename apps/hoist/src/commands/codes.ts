@@ -1,6 +1,10 @@
 import { ControlPlaneClient } from "@hoist/agent";
 import { type ActivationCode, type CreatedActivationCode, HoistError } from "@hoist/protocol";
 import type { Command } from "commander";
+import { httpUrl, tokenValue } from "./flag-values";
+
+const serverUrl = httpUrl("--server", "Config.InvalidServerUrl");
+const apiKey = tokenValue("--api-key", { max: 512, code: "Config.InvalidApiKey" });
 
 export interface ApiFlags {
   server?: string;
@@ -10,17 +14,20 @@ export interface ApiFlags {
 
 /** --server/--api-key with HOIST_SERVER/HOIST_API_KEY as defaults; shared by the API subcommands. */
 export function apiClient(opts: ApiFlags): ControlPlaneClient {
-  const server = opts.server ?? process.env["HOIST_SERVER"];
+  // The flags were checked as they were read; values from the environment are checked here the same way.
+  const envServer = process.env["HOIST_SERVER"];
+  const server = opts.server ?? (envServer ? httpUrl("HOIST_SERVER", "Config.InvalidServerUrl")(envServer) : undefined);
   if (!server) throw new HoistError("Config.MissingServer", "no server given", { fix: "Pass --server http(s)://host:port or set HOIST_SERVER." });
-  const key = opts.apiKey ?? process.env["HOIST_API_KEY"];
+  const envKey = process.env["HOIST_API_KEY"];
+  const key = opts.apiKey ?? (envKey ? tokenValue("HOIST_API_KEY", { max: 512, code: "Config.InvalidApiKey" })(envKey) : undefined);
   if (!key) throw new HoistError("Config.MissingApiKey", "no API key given", { fix: "Pass --api-key or set HOIST_API_KEY (hoist server printed one on first start)." });
   return new ControlPlaneClient({ server, token: key });
 }
 
 export function withApiFlags(cmd: Command): Command {
   return cmd
-    .option("--server <url>", "hoist server URL (default: $HOIST_SERVER)")
-    .option("--api-key <key>", "API key (default: $HOIST_API_KEY)")
+    .option("--server <url>", "hoist server URL (default: $HOIST_SERVER)", serverUrl)
+    .option("--api-key <key>", "API key (default: $HOIST_API_KEY)", apiKey)
     .option("--json", "print JSON for scripts");
 }
 

@@ -1,19 +1,13 @@
-import { checkImage, defaultImageStore, exportImage, listImages, removeImage, verifyImage } from "@hoist/images";
-import { HoistError } from "@hoist/protocol";
+import { checkImage, defaultImageStore, exportImage, listImages, removeImage, validateImageName, verifyImage } from "@hoist/images";
 import { createLogger } from "@hoist/runtime";
 import { type Command, Option } from "commander";
+import { pathValue, wholeNumber } from "./flag-values";
 
 interface StoreOpts {
   imageStore?: string;
 }
 
 const store = (o: StoreOpts): string => o.imageStore ?? defaultImageStore();
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 10 || n > 86400) throw new HoistError("Config.InvalidTimeout", `"${value}" is not a timeout in seconds (10–86400).`);
-  return n;
-}
 
 const gib = (bytes: number): string => `${Math.round(bytes / 1024 ** 3)} GiB`;
 
@@ -22,7 +16,8 @@ export function registerImageCommand(program: Command): void {
     .command("image")
     .description("Manage the local image store: list, check, boot-verify, export and remove migrated images.")
     .addHelpText("after", "\nThe store is --image-store, else $HOIST_IMAGE_STORE, else /var/lib/hoist/images. Each image is a folder with one qcow2 file per disk and manifest.json.");
-  const storeOption = (): Option => new Option("--image-store <dir>", "image store folder (default: $HOIST_IMAGE_STORE or /var/lib/hoist/images)");
+  const storeOption = (): Option =>
+    new Option("--image-store <dir>", "image store folder (default: $HOIST_IMAGE_STORE or /var/lib/hoist/images)").argParser(pathValue("--image-store", { code: "Config.InvalidImageStore" }));
 
   image
     .command("list")
@@ -49,7 +44,7 @@ export function registerImageCommand(program: Command): void {
   image
     .command("rm")
     .description("Remove an image and its disk files from the store.")
-    .argument("<name>", "image name")
+    .argument("<name>", "image name", (v: string) => validateImageName(v))
     .addOption(storeOption())
     .action((name: string, o: StoreOpts) => {
       removeImage(store(o), name);
@@ -59,9 +54,9 @@ export function registerImageCommand(program: Command): void {
   image
     .command("export")
     .description("Write an image's disks to files: the system disk to --output, each data disk beside it as <output-stem>-diskN.<ext>.")
-    .argument("<name>", "image name")
+    .argument("<name>", "image name", (v: string) => validateImageName(v))
     .addOption(new Option("--format <format>", "disk file format").choices(["raw", "qcow2"]).makeOptionMandatory())
-    .requiredOption("--output <file>", "file for the system disk (must not exist)")
+    .requiredOption("--output <file>", "file for the system disk (must not exist)", pathValue("--output", { exists: "absent", code: "Config.InvalidOutput" }))
     .addOption(storeOption())
     .action(async (name: string, o: StoreOpts & { format: "raw" | "qcow2"; output: string }) => {
       const files = await exportImage(store(o), name, o.format, o.output);
@@ -71,8 +66,8 @@ export function registerImageCommand(program: Command): void {
   image
     .command("verify")
     .description("Boot the image under QEMU (KVM if usable, else TCG) without changing it, and wait for multi-user with every fstab filesystem mounted. Exits 1 if it does not boot.")
-    .argument("<name>", "image name")
-    .option("--timeout <seconds>", "give up after this many seconds", seconds, 600)
+    .argument("<name>", "image name", (v: string) => validateImageName(v))
+    .option("--timeout <seconds>", "give up after this many seconds (10–86400)", wholeNumber("--timeout", 10, 86400, "Config.InvalidTimeout"), 600)
     .option("--json", "print the result as JSON")
     .addOption(storeOption())
     .action(async (name: string, o: StoreOpts & { timeout: number; json?: boolean }) => {
@@ -86,7 +81,7 @@ export function registerImageCommand(program: Command): void {
   image
     .command("check")
     .description("Check an image without booting it: fstab and grub.cfg against the filesystems in it, virtio drivers in the initramfs, a bootloader and DHCP. Exits 1 on any Critical finding.")
-    .argument("<name>", "image name")
+    .argument("<name>", "image name", (v: string) => validateImageName(v))
     .option("--json", "print the findings as JSON")
     .addOption(storeOption())
     .action(async (name: string, o: StoreOpts & { json?: boolean }) => {

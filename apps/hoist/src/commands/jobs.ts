@@ -4,11 +4,14 @@
 import { HoistError, type ModifyReplicationJobRequest, type ReplicationJob } from "@hoist/protocol";
 import type { Command } from "commander";
 import { type ApiFlags, apiClient, withApiFlags } from "./codes";
+import { idValue } from "./flag-values";
 import { type CreateFlags, createRequest, dataDiskFlag, type ModifyFlags, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
 import { jobDetail, jobsTable, progressText, statusText } from "./job-view";
 import { untilFlag, watchJob } from "./job-watch";
 
 const print = (text: string): void => void process.stdout.write(text);
+/** Longer than any job runs, and short enough for a timer. */
+const MAX_WATCH_SECONDS = 30 * 86_400;
 const printJson = (value: unknown): void => print(`${JSON.stringify(value, null, 2)}\n`);
 const jobPath = (id: string): string => `/v1/jobs/${encodeURIComponent(id)}`;
 
@@ -89,21 +92,21 @@ export function registerJobsCommand(program: Command): void {
     print(`${res.jobs.length} of ${res.total} job(s)\n`);
   });
 
-  withApiFlags(jobs.command("show").description("Show one job: status, progress, last error with its fix, images").argument("<jobId>")).action(async (id: string, opts: ApiFlags) => {
+  withApiFlags(jobs.command("show").description("Show one job: status, progress, last error with its fix, images").argument("<jobId>", "the job's id (hoist jobs list)", idValue("<jobId>"))).action(async (id: string, opts: ApiFlags) => {
     const job = await apiClient(opts).request<ReplicationJob>("GET", jobPath(id));
     if (opts.json) return printJson(job);
     print(jobDetail(job));
   });
 
   for (const action of ACTIONS) {
-    withApiFlags(jobs.command(action.name).description(action.description).argument("<jobId>")).action(async (id: string, opts: ApiFlags) => {
+    withApiFlags(jobs.command(action.name).description(action.description).argument("<jobId>", "the job's id (hoist jobs list)", idValue("<jobId>"))).action(async (id: string, opts: ApiFlags) => {
       const job = await apiClient(opts).request<ReplicationJob>("POST", `${jobPath(id)}/${action.name}`);
       if (opts.json) return printJson(job);
       print(oneLine(job));
     });
   }
 
-  withApiFlags(jobs.command("rm").description("Delete a job (Status Deleting, then gone); its images stay").argument("<jobId>")).action(async (id: string, opts: ApiFlags) => {
+  withApiFlags(jobs.command("rm").description("Delete a job (Status Deleting, then gone); its images stay").argument("<jobId>", "the job's id (hoist jobs list)", idValue("<jobId>"))).action(async (id: string, opts: ApiFlags) => {
     const r = await apiClient(opts).request<{ JobId: string; Status: string }>("DELETE", jobPath(id));
     if (opts.json) return printJson(r);
     print(`Deleting replication job ${r.JobId}\n`);
@@ -113,7 +116,7 @@ export function registerJobsCommand(program: Command): void {
     jobs
       .command("modify")
       .description("Change a job's settings; a running copy picks up rate, compression and checksum changes")
-      .argument("<jobId>")
+      .argument("<jobId>", "the job's id (hoist jobs list)", idValue("<jobId>"))
       .option("--name <text>", "new name")
       .option("--description <text>", "new description")
       .option("--rate-limit <Mbit/s>", "bandwidth limit in Mbit/s (0: none)", numberFlag("--rate-limit"))
@@ -134,9 +137,9 @@ export function registerJobsCommand(program: Command): void {
     jobs
       .command("watch")
       .description("Follow a job every 2 s until it reaches a Status (default Finished); non-zero exit with the job's error code if it fails")
-      .argument("<jobId>")
+      .argument("<jobId>", "the job's id (hoist jobs list)", idValue("<jobId>"))
       .option("--until <status>", "the Status to wait for", untilFlag, "Finished")
-      .option("--timeout <s>", "give up after this many seconds (default: no limit)", wholeNumberFlag("--timeout"))
+      .option("--timeout <s>", "give up after this many seconds, 1–2592000 (default: no limit)", wholeNumberFlag("--timeout"))
       .addHelpText(
         "after",
         `
@@ -155,6 +158,9 @@ An unreachable server is retried for 30 s.`,
   ).action(async (id: string, opts: ApiFlags & { until: ReturnType<typeof untilFlag>; timeout?: number }) => {
     if (opts.timeout !== undefined && opts.timeout < 1) {
       throw new HoistError("Config.InvalidTimeout", `--timeout must be at least 1 second (got ${opts.timeout})`, { fix: "Pass --timeout <seconds>, or leave it out to wait as long as it takes." });
+    }
+    if (opts.timeout !== undefined && opts.timeout > MAX_WATCH_SECONDS) {
+      throw new HoistError("Config.InvalidTimeout", `--timeout must be at most ${MAX_WATCH_SECONDS} seconds (30 days) (got ${opts.timeout})`, { fix: "Pass a shorter --timeout, or leave it out to wait as long as it takes." });
     }
     const job = await watchJob(apiClient(opts), id, { until: opts.until, timeout: opts.timeout, json: opts.json });
     if (!opts.json) print(`${job.JobId}  ${statusText(job)}${job.ImageId ? `; image ${job.ImageId}` : ""}\n`);

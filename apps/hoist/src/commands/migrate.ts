@@ -17,12 +17,13 @@ import { HoistError, isHoistError, toHoistError } from "@hoist/protocol";
 import { pidAlive } from "@hoist/runtime";
 import { type AlibabaTarget, createAlibabaProvider, createLocalProvider, type Provider, resolveCredentials } from "@hoist/providers";
 import type { Command } from "commander";
+import { httpUrl, pathValue, wholeNumber } from "./flag-values";
 
 interface HoistMigrateFlags extends MigrateFlags {
   verify?: boolean;
   copyOnly?: boolean;
   imageStore?: string;
-  verifyTimeout?: string;
+  verifyTimeout?: number;
   endpointOverride?: string;
   instanceType?: string;
   target?: string;
@@ -35,26 +36,53 @@ interface HoistMigrateFlags extends MigrateFlags {
   receiverPorts?: string;
 }
 
+/** A value the way a message shows it, cut short. */
+const shown = (v: string): string => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+
+/** An id or name of Alibaba Cloud's: a pattern it must match, the code and what it is. */
+function cloudId(flag: string, pattern: RegExp, code: string, what: string) {
+  return (value: string): string => {
+    if (!pattern.test(value)) throw new HoistError(code, `${flag} must be ${what} (got ${shown(value)})`, { fix: `Pass ${flag} ${what}.` });
+    return value;
+  };
+}
+
+function receiverPortsFlag(value: string): string {
+  const m = /^(\d{1,5}),(\d{1,5})$/.exec(value);
+  const [c, d] = [Number(m?.[1]), Number(m?.[2])];
+  if (!m || c < 1 || c > 65535 || d < 1 || d > 65535 || c === d) {
+    throw new HoistError("Config.InvalidReceiverPorts", `--receiver-ports must be CONTROL,DATA: two different ports 1–65535 (got ${shown(value)})`, { fix: "Pass e.g. --receiver-ports 8080,8703." });
+  }
+  return value;
+}
+
+/**
+ * Where an Alibaba Cloud region_id puts the migration (--target and the flags
+ * it needs), checked before anything starts whatever the region: a flag given
+ * wrongly is refused even where it would not be used.
+ */
+function alibabaTarget(flags: HoistMigrateFlags): AlibabaTarget {
+  const kind = flags.target ?? "image";
+  if (kind === "instance") {
+    if (!flags.destinationInstance) throw new HoistError("Config.InvalidDestinationInstance", "--target instance needs --destination-instance i-… (the existing ECS instance to migrate onto)", { fix: "Pass --destination-instance with the instance's id." });
+    return { kind: "instance", instanceId: flags.destinationInstance, ...(flags.testOnly ? { testOnly: true } : {}) };
+  }
+  if (kind === "ens") {
+    if (!flags.ensRegion || !flags.transitBucket) {
+      throw new HoistError("Config.InvalidEnsTarget", "--target ens needs --ens-region (cn-beijing or ap-southeast-1) and --transit-bucket (an OSS bucket in region_id)", { fix: "Pass both --ens-region and --transit-bucket." });
+    }
+    return { kind: "ens", ensRegionId: flags.ensRegion, transitBucket: flags.transitBucket };
+  }
+  return { kind: "image" };
+}
+
 /** The Alibaba Cloud provider for a cloud region_id, from the settings and the Alibaba flags. */
 function alibabaProvider(prepared: ReturnType<typeof prepareMigration>, flags: HoistMigrateFlags, logger: import("@hoist/runtime").Logger): Provider {
   const { config } = prepared;
-  const kind = flags.target ?? "image";
-  let target: AlibabaTarget;
-  if (kind === "image") target = { kind: "image" };
-  else if (kind === "instance") {
-    if (!flags.destinationInstance || !/^i-[0-9a-z]{4,40}$/.test(flags.destinationInstance)) {
-      throw new HoistError("Config.InvalidDestinationInstance", "--target instance needs --destination-instance i-… (the existing ECS instance to migrate onto)");
-    }
-    target = { kind: "instance", instanceId: flags.destinationInstance, ...(flags.testOnly ? { testOnly: true } : {}) };
-  } else if (kind === "ens") {
-    if (!flags.ensRegion || !flags.transitBucket) throw new HoistError("Config.InvalidEnsTarget", "--target ens needs --ens-region (cn-beijing or ap-southeast-1) and --transit-bucket (an OSS bucket in region_id)");
-    target = { kind: "ens", ensRegionId: flags.ensRegion, transitBucket: flags.transitBucket };
-  } else throw new HoistError("Config.InvalidTarget", `--target ${kind} is not image, instance or ens`);
+  const target = alibabaTarget(flags);
   let receiverPorts: { control: number; data: number } | undefined;
   if (flags.receiverPorts !== undefined) {
-    const m = /^(\d{1,5}),(\d{1,5})$/.exec(flags.receiverPorts);
-    const [c, d] = [Number(m?.[1]), Number(m?.[2])];
-    if (!m || c < 1 || c > 65535 || d < 1 || d > 65535 || c === d) throw new HoistError("Config.InvalidReceiverPorts", `--receiver-ports ${flags.receiverPorts} is not CONTROL,DATA (two different ports 1–65535)`);
+    const [c, d] = receiverPortsFlag(flags.receiverPorts).split(",").map(Number) as [number, number];
     receiverPorts = { control: c, data: d };
   }
   const s = config.settings;
@@ -125,20 +153,45 @@ export function registerMigrateCommand(program: Command): void {
   addMigrateOptions(cmd)
     .option("--no-verify", "do not boot the image before saying the migration finished")
     .option("--copy-only", "stop after copying; the target disks stay on the intermediate instance for a later re-sync or image")
-    .option("--image-store <dir>", "image store folder of the local region (default $HOIST_IMAGE_STORE or /var/lib/hoist/images)")
-    .option("--verify-timeout <seconds>", "how long the boot check may take (default 900)")
-    .option("--target <kind>", "for an Alibaba Cloud region_id: image (an ECS custom image, the default), instance (onto --destination-instance) or ens (an ENS image through --transit-bucket)")
-    .option("--destination-instance <id>", "--target instance: the existing ECS instance to migrate onto (its disks are snapshotted first and rolled back if the boot test fails)")
+    .option("--image-store <dir>", "image store folder of the local region (default $HOIST_IMAGE_STORE or /var/lib/hoist/images)", pathValue("--image-store", { code: "Config.InvalidImageStore" }))
+    .option("--verify-timeout <seconds>", "how long the boot check may take, 60–7200 (default 900)", wholeNumber("--verify-timeout", 60, 7200, "Config.InvalidVerifyTimeout"))
+    .option(
+      "--target <kind>",
+      "for an Alibaba Cloud region_id: image (an ECS custom image, the default), instance (onto --destination-instance) or ens (an ENS image through --transit-bucket)",
+      cloudId("--target", /^(image|instance|ens)$/, "Config.InvalidTarget", "image, instance or ens"),
+    )
+    .option(
+      "--destination-instance <id>",
+      "--target instance: the existing ECS instance to migrate onto (its disks are snapshotted first and rolled back if the boot test fails)",
+      cloudId("--destination-instance", /^i-[0-9a-z]{4,40}$/, "Config.InvalidDestinationInstance", "an ECS instance id such as i-bp1abcd2efgh3ijk4lmn"),
+    )
     .option("--test-only", "--target instance: boot-test the migrated destination, then roll its disks back to the snapshots")
-    .option("--ens-region <id>", "--target ens: where the ENS image goes (cn-beijing or ap-southeast-1)")
-    .option("--transit-bucket <name>", "--target ens: OSS bucket in region_id that carries the exported image (its object is deleted afterwards)")
-    .option("--instance-type <type>", "ECS instance type of the intermediate instance (default: the first in stock of an ordered list)")
-    .option("--intermediate-image <id>", "ECS image the intermediate instance runs (default: the newest public Debian 12 image)")
-    .option("--receiver-bundle-url <url>", "where the intermediate instance downloads hoist.mjs (default $HOIST_BUNDLE_URL)")
-    .option("--receiver-ports <control,data>", "receiver ports on the intermediate instance, opened in its security group (default 8080,8703)")
-    .option("--endpoint-override <url>", "send every Alibaba Cloud API call (ECS, VPC, OSS, ENS) to this http(s)://host[:port] instead of Alibaba Cloud's endpoints (a test double or a proxy)")
+    .option("--ens-region <id>", "--target ens: where the ENS image goes (cn-beijing or ap-southeast-1)", cloudId("--ens-region", /^[a-z]{2,}(-[a-z0-9]+){1,3}$/, "Config.InvalidEnsTarget", "a region id such as cn-beijing"))
+    .option(
+      "--transit-bucket <name>",
+      "--target ens: OSS bucket in region_id that carries the exported image (its object is deleted afterwards)",
+      cloudId("--transit-bucket", /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "Config.InvalidEnsTarget", "an OSS bucket name: 3–63 lowercase letters, digits and hyphens"),
+    )
+    .option(
+      "--instance-type <type>",
+      "ECS instance type of the intermediate instance (default: the first in stock of an ordered list)",
+      cloudId("--instance-type", /^[a-z][a-z0-9]{0,15}(\.[a-z0-9-]{1,32}){1,3}$/, "Config.InvalidInstanceType", "an ECS instance type such as ecs.g6.large"),
+    )
+    .option(
+      "--intermediate-image <id>",
+      "ECS image the intermediate instance runs (default: the newest public Debian 12 image)",
+      cloudId("--intermediate-image", /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "Config.InvalidIntermediateImage", "an ECS image id such as m-bp1abc or debian_12_5_x64_20G_alibase_20240717.vhd"),
+    )
+    .option("--receiver-bundle-url <url>", "where the intermediate instance downloads hoist.mjs (default $HOIST_BUNDLE_URL)", httpUrl("--receiver-bundle-url", "Config.InvalidReceiverBundleUrl"))
+    .option("--receiver-ports <control,data>", "receiver ports on the intermediate instance, opened in its security group (default 8080,8703)", receiverPortsFlag)
+    .option(
+      "--endpoint-override <url>",
+      "send every Alibaba Cloud API call (ECS, VPC, OSS, ENS) to this http(s)://host[:port] instead of Alibaba Cloud's endpoints (a test double or a proxy)",
+      httpUrl("--endpoint-override", "Config.InvalidEndpointOverride"),
+    )
     .action(async (flags: HoistMigrateFlags) => {
       // Every setting is checked before anything is created, started or copied.
+      alibabaTarget(flags);
       const prepared = prepareMigration({ flags });
       const { config } = prepared;
       const secrets = migrateSecrets(config);
@@ -149,10 +202,7 @@ export function registerMigrateCommand(program: Command): void {
       if (process.getuid?.() !== 0) {
         throw new HoistError("Agent.NotRoot", "hoist migrate must run as root to read every file and keep owners", { fix: "Run it with sudo or as root." });
       }
-      const verifyTimeout = flags.verifyTimeout === undefined ? 900 : Number(flags.verifyTimeout);
-      if (!Number.isInteger(verifyTimeout) || verifyTimeout < 60 || verifyTimeout > 7200) {
-        throw new HoistError("Config.InvalidVerifyTimeout", `--verify-timeout ${flags.verifyTimeout} is not a whole number of seconds from 60 to 7200`);
-      }
+      const verifyTimeout = flags.verifyTimeout ?? 900;
       const release = takeWorkdirLock(config.workdir);
       const { logger, file: logFile } = openRunLog(config.workdir, { secrets, verbose: config.verbose });
       for (const w of config.warnings) logger.warn(w);

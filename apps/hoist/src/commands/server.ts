@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
@@ -7,13 +8,17 @@ import { databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hois
 import { type Command, Option } from "commander";
 import { VERSION } from "../version";
 import { addServerProviderOptions, defaultRegion, type ServerProviderFlags, serverProvider } from "./server-provider";
+import { hostValue, httpUrl, pathValue, portNumber, wholeNumber } from "./flag-values";
 
-function wholeNumber(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new HoistError("Config.InvalidNumber", `"${value}" must be a whole number from ${min} to ${max}`);
-    return n;
-  };
+/** The certificate and key must make a TLS context before anything is opened or created. */
+function checkTlsFiles(certFile: string, keyFile: string): void {
+  try {
+    createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+  } catch (e) {
+    throw new HoistError("Config.InvalidTlsFile", `--tls-cert and --tls-key do not make a TLS certificate and its key: ${e instanceof Error ? e.message : String(e)}`, {
+      fix: "Pass a PEM certificate with --tls-cert and the PEM private key that belongs to it with --tls-key.",
+    });
+  }
 }
 
 /** The web console's files, built beside the bundle (apps/hoist/dist/console). */
@@ -25,19 +30,19 @@ function consoleDir(): string | undefined {
 export function registerServerCommand(program: Command): void {
   addServerProviderOptions(program.command("server"))
     .description("Run the control plane: the HTTP API that imports source servers with activation codes and runs their replication jobs.")
-    .option("--port <port>", "HTTP(S) port (0 picks a free one)", wholeNumber(0, 65535), 8080)
-    .option("--listen <address>", "address to listen on", "0.0.0.0")
-    .option("--data-dir <dir>", "folder of the embedded database (ignored when DATABASE_URL is set)", "/var/lib/hoist/server")
-    .option("--public-url <url>", "URL sources reach this server at, used in install commands (default: the address the caller used)")
-    .option("--tls-cert <file>", "PEM certificate: serve HTTPS instead of plain HTTP (needs --tls-key)")
-    .option("--tls-key <file>", "PEM private key for --tls-cert")
-    .option("--heartbeat-seconds <n>", "how often agents heartbeat", wholeNumber(1, 3600), 30)
-    .option("--offline-after-seconds <n>", "silence after which a source is offline (at least 3 heartbeats)", wholeNumber(1, 86400))
-    .option("--image-store <dir>", "where the local provider keeps images (default: $HOIST_IMAGE_STORE, else <HOIST_HOME>/images)")
-    .option("--verify-timeout <seconds>", "longest wait for an image's boot check", wholeNumber(60, 7200), 900)
+    .option("--port <port>", "HTTP(S) port (0 picks a free one)", portNumber("--port", { allowZero: true }), 8080)
+    .option("--listen <address>", "address to listen on", hostValue("--listen", "Config.InvalidListenAddress"), "0.0.0.0")
+    .option("--data-dir <dir>", "folder of the embedded database (ignored when DATABASE_URL is set)", pathValue("--data-dir", { code: "Config.InvalidDataDir" }), "/var/lib/hoist/server")
+    .option("--public-url <url>", "URL sources reach this server at, used in install commands (default: the address the caller used)", httpUrl("--public-url"))
+    .option("--tls-cert <file>", "PEM certificate: serve HTTPS instead of plain HTTP (needs --tls-key)", pathValue("--tls-cert", { exists: "file", code: "Config.InvalidTlsFile" }))
+    .option("--tls-key <file>", "PEM private key for --tls-cert", pathValue("--tls-key", { exists: "file", code: "Config.InvalidTlsFile" }))
+    .option("--heartbeat-seconds <n>", "how often agents heartbeat (1–3600)", wholeNumber("--heartbeat-seconds", 1, 3600), 30)
+    .option("--offline-after-seconds <n>", "silence after which a source is offline (1–86400; default: 3 heartbeats)", wholeNumber("--offline-after-seconds", 1, 86400))
+    .option("--image-store <dir>", "where the local provider keeps images (default: $HOIST_IMAGE_STORE, else <HOIST_HOME>/images)", pathValue("--image-store", { code: "Config.InvalidImageStore" }))
+    .option("--verify-timeout <seconds>", "longest wait for an image's boot check (60–7200)", wholeNumber("--verify-timeout", 60, 7200), 900)
     .option("--no-jobs", "serve the API only: no provider, no background work (replication jobs cannot run)")
-    .option("--max-event-streams <n>", "most live-update streams (GET /v1/events) open at once; consoles beyond it poll", wholeNumber(0, 10000), 50)
-    .addOption(new Option("--hour-seconds <n>", "length of one hour of a job's Frequency, for tests").argParser(wholeNumber(1, 3600)).default(3600).hideHelp())
+    .option("--max-event-streams <n>", "most live-update streams (GET /v1/events) open at once; consoles beyond it poll (0–10000)", wholeNumber("--max-event-streams", 0, 10000), 50)
+    .addOption(new Option("--hour-seconds <n>", "length of one hour of a job's Frequency, for tests").argParser(wholeNumber("--hour-seconds", 1, 3600)).default(3600).hideHelp())
     .addOption(new Option("--log-level <level>", "least level printed on stderr").choices(["debug", "info", "warn", "error"]).default("info"))
     .addHelpText(
       "after",
@@ -86,6 +91,7 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
         maxEventStreams: number;
       } & ServerProviderFlags) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
+        if (opts.tlsCert && opts.tlsKey) checkTlsFiles(opts.tlsCert, opts.tlsKey);
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
         const envKey = process.env["HOIST_API_KEY"] || undefined;
         if (envKey) logger.addSecret(envKey);

@@ -1,6 +1,7 @@
 import type { SourceServer, SourceServerDetail } from "@hoist/protocol";
 import type { Command } from "commander";
 import { type ApiFlags, apiClient, table, withApiFlags } from "./codes";
+import { idValue } from "./flag-values";
 
 export function registerSourcesCommand(program: Command): void {
   const sources = program.command("sources").description("Source servers imported into hoist server.");
@@ -29,7 +30,7 @@ export function registerSourcesCommand(program: Command): void {
     );
     process.stdout.write(`${res.sources.length} of ${res.total} source(s)\n`);
   });
-  withApiFlags(sources.command("show").description("Show one source server with its inventory").argument("<sourceId>")).action(async (id: string, opts: ApiFlags) => {
+  withApiFlags(sources.command("show").description("Show one source server with its inventory").argument("<sourceId>", "the source server's id (hoist sources list)", idValue("<sourceId>"))).action(async (id: string, opts: ApiFlags) => {
     const s = await apiClient(opts).request<SourceServerDetail>("GET", `/v1/sources/${encodeURIComponent(id)}`);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
@@ -40,7 +41,7 @@ export function registerSourcesCommand(program: Command): void {
       `${s.sourceId}  ${s.name}\nState:          ${s.state}${s.errorCode ? ` (${s.errorCode}: ${s.statusInfo ?? ""})` : ""}\nOS:             ${s.os ?? "?"} ${s.arch ?? ""}\nBoot mode:      ${s.inventory.bootMode}\nDisks:          ${disks}\nUsed:           ${(s.inventory.usedBytes / 2 ** 30).toFixed(2)} GiB\nAgent:          ${s.agentVersion ?? "?"}, heartbeat every ${s.heartbeatSeconds} s, last ${s.lastHeartbeatAt}\nImported:       ${s.registeredAt} with ${s.activationCodeId ?? "a deleted code"}\n${s.inventoryError ? `Inventory note: ${s.inventoryError.code}: ${s.inventoryError.message}\n` : ""}`,
     );
   });
-  withApiFlags(sources.command("rm").description("Delete a source server (its agent stops on its next heartbeat)").argument("<sourceId>")).action(async (id: string, opts: ApiFlags) => {
+  withApiFlags(sources.command("rm").description("Delete a source server (its agent stops on its next heartbeat)").argument("<sourceId>", "the source server's id (hoist sources list)", idValue("<sourceId>"))).action(async (id: string, opts: ApiFlags) => {
     const r = await apiClient(opts).request<{ sourceId: string; state: string }>("DELETE", `/v1/sources/${encodeURIComponent(id)}`);
     process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `Deleted source server ${r.sourceId}\n`);
   });

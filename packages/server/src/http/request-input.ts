@@ -4,7 +4,8 @@
 // UTF-16 surrogate (it cannot be stored as UTF-8) in any name or value; and a
 // query string in UTF-8 that names each of the route's parameters at most once.
 // Anything else is refused here with its own code, before a route can act on it.
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, STATUS_CODES, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { HoistError } from "@hoist/protocol";
 import type { Route } from "./router";
 
@@ -13,7 +14,7 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const MAX_BODY_DEPTH = 32;
 
 /** The codes any request can be refused with, whatever its route. */
-export const REQUEST_ERROR_CODES = ["Api.InvalidJson", "Api.InvalidBody", "Api.InvalidEncoding", "Api.UnsupportedMediaType", "Api.BodyTooLarge", "Api.InvalidParameter"] as const;
+export const REQUEST_ERROR_CODES = ["Api.InvalidJson", "Api.InvalidBody", "Api.InvalidEncoding", "Api.UnsupportedMediaType", "Api.BodyTooLarge", "Api.InvalidParameter", "Api.HeadersTooLarge", "Api.BadRequest"] as const;
 
 const tooLarge = () =>
   new HoistError("Api.BodyTooLarge", `the request body is larger than ${MAX_BODY_BYTES} bytes`, { fix: `Send at most ${MAX_BODY_BYTES / 1024 / 1024} MiB; no request of this API needs more.` });
@@ -178,4 +179,26 @@ export function checkQuery(route: Route, search: string): void {
       seen.add(name);
     }
   }
+}
+
+/**
+ * Requests Node refuses before any route sees them (a URL or headers past its
+ * 16 KiB, or bytes that are not HTTP) are answered in the API's own form, with
+ * a code, instead of a bare status line.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify(
+      tooLarge
+        ? { code: "Api.HeadersTooLarge", message: "the request's URL and headers are larger than the server takes (16 KiB)", fix: "Shorten the query parameters; no filter of this API needs more than a few hundred characters.", retryable: false }
+        : { code: "Api.BadRequest", message: "the request is not valid HTTP", fix: "Send HTTP/1.1 requests (see /v1/openapi.json).", retryable: false },
+    );
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
 }
