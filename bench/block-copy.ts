@@ -2,7 +2,8 @@
 // same source: hoist's block transfer (agent → receiver over TLS, used blocks
 // only, hashed and optionally compressed in worker threads), partclone.ext4
 // piped into a partclone restore, and dd | zstd -1 | zstd -d | dd. Every
-// contender writes into a fresh sparse target of the same size. Printed per
+// contender writes into a fresh sparse target of the same size, and its time
+// ends when that target is synced to disk (as hoist's receiver does). Printed per
 // case (half-used, full): wall time, bytes that crossed the "wire" (the pipe
 // or the TLS connection), CPU seconds of every process involved, and the
 // plain sequential read speed of the source (dd to /dev/null) as the ceiling.
@@ -179,7 +180,12 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: (u ?? 0) + (s ?? 0) + cpuOfPid(receiver.proc.pid ?? 0) - receiverCpu, read: result.bytesRead };
 }
 
-async function pipeline(dir: string, name: string, stages: [string, string[]][]): Promise<Row> {
+/**
+ * Runs the stages piped into each other. `flushed`: the target file the last stage wrote, synced to
+ * disk inside the timed span (hoist's receiver syncs its target before it verifies, so a peer's
+ * time must not end while its data still sits in the page cache).
+ */
+async function pipeline(dir: string, name: string, stages: [string, string[]][], flushed?: string): Promise<Row> {
   const started = process.hrtime.bigint();
   const runs = stages.map(([cmd, args], i) => timedChild(cmd, args, [i === 0 ? "ignore" : "pipe", i === stages.length - 1 ? "ignore" : "pipe", "ignore"], dir));
   // The middle of the pipeline is the wire: count what crosses it.
@@ -189,7 +195,11 @@ async function pipeline(dir: string, name: string, stages: [string, string[]][])
     const p = countedPipe(runs[i]!.child, runs[i + 1]!.child);
     if (i === mid) wire = p;
   }
-  const cpu = (await Promise.all(runs.map((r) => r.cpu))).reduce((a, b) => a + b, 0);
+  let cpu = (await Promise.all(runs.map((r) => r.cpu))).reduce((a, b) => a + b, 0);
+  if (flushed) {
+    const sync = timedChild("sync", [flushed], ["ignore", "ignore", "ignore"], dir);
+    cpu += await sync.cpu;
+  }
   return { contender: name, seconds: Number(process.hrtime.bigint() - started) / 1e9, wireBytes: wire.bytes(), cpuSeconds: cpu };
 }
 
@@ -218,7 +228,7 @@ await withCleanup(async (cleanup) => {
     const rows: Row[] = [];
     for (const compression of [0, 1]) rows.push(await hoistCopy(dir, receiver, src.device, bytes, compression, cleanup));
     const t1 = await sparseTarget(dir, "partclone", bytes, cleanup);
-    rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]]));
+    rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]], t1));
     const t2 = await sparseTarget(dir, "dd", bytes, cleanup);
     rows.push(
       await pipeline(dir, "dd | zstd -1 | zstd -d | dd", [
@@ -226,7 +236,7 @@ await withCleanup(async (cleanup) => {
         ["zstd", ["-1", "-q", "-c", "-T1"]],
         ["zstd", ["-d", "-q", "-c"]],
         ["dd", [`of=${t2}`, "bs=4M", "conv=sparse", "status=none"]],
-      ]),
+      ], t2),
     );
     const hoist0 = rows[0]!;
     process.stdout.write(`\n${label}: ${(src.used / GiB).toFixed(2)} GiB used of ${sizeGiB} GiB; dd to /dev/null read it all in ${secs(read.seconds)} s (${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s)\n`);
