@@ -46,7 +46,14 @@ interface Run {
 async function hoist(args: string[], timeoutMs = 20_000): Promise<Run> {
   let stderr = "";
   let stdout = "";
-  const output = { writeOut: (s: string) => void (stdout += s), writeErr: (s: string) => void (stderr += s) };
+  const output = {
+    writeOut: (s: string) => {
+      stdout += s;
+    },
+    writeErr: (s: string) => {
+      stderr += s;
+    },
+  };
   const realWrite = process.stdout.write.bind(process.stdout);
   const exitBefore = process.exitCode;
   process.exitCode = undefined;
@@ -64,7 +71,7 @@ async function hoist(args: string[], timeoutMs = 20_000): Promise<Run> {
       }),
     ]);
   } catch (e) {
-    status = reportCliError(e, { write: (t: string) => void (stderr += t) });
+    status = reportCliError(e, { write: output.writeErr });
   } finally {
     clearTimeout(timer);
     process.stdout.write = realWrite;
