@@ -1,9 +1,9 @@
-// `hoist migrate` with a data disk copied by block: a real Debian 12 source
-// (the cached debootstrap tree under an overlay) whose /mnt/disk1 is its own
-// xfs partition on a loop device, mounted and in use. The run must end with
-// an image that boots with that disk mounted, and whose disk1 carries the
-// source's filesystem (same UUID, grown to the larger target disk,
-// xfs_repair clean) with every file equal.
+// `hoist migrate` with partitions copied by block: a real Debian 12 source
+// (the cached debootstrap tree) whose / is an ext4 partition of its own and
+// whose /mnt/disk1 is an xfs partition, both on loop devices, mounted and in
+// use. The run must end with an image that boots with both mounted, whose
+// disks carry the source's filesystems (same UUIDs, grown to the larger
+// target disks, fsck clean) with every file equal.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +24,8 @@ const IMAGE = "debian12-block-disk";
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 let dataDevice = "";
 let dataUuid = "";
+let rootDevice = "";
+let rootUuid = "";
 
 function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
@@ -39,8 +41,15 @@ function writeConfig(extra: Record<string, unknown> = {}): void {
 
 beforeAll(async () => {
   const fixture = await debianFixture();
-  for (const d of ["upper", "ovl-work", "source"]) mkdirSync(join(base, d), { recursive: true });
-  sh("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl-work")}`, source]);
+  // The source's / is a partition of its own (a loop device), so it can be copied by block.
+  const rootImage = join(base, "root.img");
+  sh("truncate", ["-s", String(3 * 1024 * MiB), rootImage]);
+  sh("mkfs.ext4", ["-q", "-F", rootImage]);
+  rootDevice = sh("losetup", ["--find", "--show", rootImage]).trim();
+  rootUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootDevice]).trim();
+  mkdirSync(source, { recursive: true });
+  sh("mount", [rootDevice, source]);
+  sh("cp", ["-a", `${fixture}/.`, source]);
   const image = join(base, "disk1.img");
   sh("truncate", ["-s", String(700 * MiB), image]);
   sh("mkfs.xfs", ["-f", "-q", image]);
@@ -60,7 +69,7 @@ afterAll(() => {
   releaseEverythingUnder(base, env.HOIST_HOME);
 });
 
-describe("hoist migrate with a data disk copied by block", () => {
+describe("hoist migrate with / and a data disk copied by block", () => {
   it("refuses block partitions that are not / or a data disk, and block partitions with excludes", () => {
     const bad = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/srv", "--copy-only"]);
     expect(bad.status).toBe(1);
@@ -74,8 +83,8 @@ describe("hoist migrate with a data disk copied by block", () => {
     expect(hoist(["migrate", "--help"]).stdout).toContain("--block-partitions");
   });
 
-  it("makes an image that boots with its data disk mounted: the source's xfs, grown, clean and equal file by file", () => {
-    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/mnt/disk1", "--compression", "1"]);
+  it("makes an image that boots from its block-copied / with its block-copied data disk mounted: the source's filesystems, grown, clean and equal file by file", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/,/mnt/disk1", "--compression", "1"]);
     expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toContain("by block");
     expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
@@ -95,6 +104,32 @@ describe("hoist migrate with a data disk copied by block", () => {
     // The image's static check finds every fstab UUID (the block disk kept the source's) on its disks.
     const check = hoist(["image", "check", IMAGE]);
     expect(check.status, check.stdout + check.stderr).toBe(0);
+
+    // The image's root is the source's ext4, grown to the system disk, clean; what conversion does not touch is equal.
+    const system = manifest.disks.find((d) => d.key === "system")!;
+    const systemRaw = join(base, "system-from-image.raw");
+    sh("qemu-img", ["convert", "-O", "raw", system.file.startsWith("/") ? system.file : join(env.HOIST_IMAGE_STORE, IMAGE, system.file), systemRaw]);
+    const rootPart = (JSON.parse(sh("sfdisk", ["-J", systemRaw])) as { partitiontable: { partitions: { start: number; size: number }[] } }).partitiontable.partitions[0]!;
+    const rootLoop = sh("losetup", ["--find", "--show", "--read-only", "--offset", String(rootPart.start * 512), "--sizelimit", String(rootPart.size * 512), systemRaw]).trim();
+    try {
+      expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootLoop]).trim()).toBe(rootUuid);
+      const fsck = spawnSync("e2fsck", ["-f", "-n", rootLoop], { encoding: "utf8" });
+      expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
+      const mnt = join(base, "image-root");
+      mkdirSync(mnt);
+      sh("mount", ["-o", "ro,noload", rootLoop, mnt]);
+      try {
+        // (Conversion adds only its boot-check script under /usr/local.)
+        for (const d of ["bin", "sbin", "lib", "share"]) expect(compareTrees(join(source, "usr", d), join(mnt, "usr", d))).toEqual([]);
+        expect(readFileSync(join(mnt, "etc", "fstab"), "utf8")).toMatch(new RegExp(`^UUID=${rootUuid}\\s+/\\s+ext4`, "m"));
+        const size = Number(sh("df", ["-B1", "--output=size", mnt]).split("\n")[1]?.trim());
+        expect(size).toBeGreaterThan(15 * 1024 * MiB);
+      } finally {
+        sh("umount", [mnt]);
+      }
+    } finally {
+      spawnSync("losetup", ["-d", rootLoop]);
+    }
 
     // Open the image's data disk the way a user would check it.
     const disk = manifest.disks.find((d) => d.key === "disk1")!;
