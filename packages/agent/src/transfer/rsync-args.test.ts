@@ -43,6 +43,13 @@ describe("rsync exit codes", () => {
     expect(interpretRsyncExit(11, null, "rsync: [sender] write error: Broken pipe (32)\nrsync error: error in file IO (code 11)").error?.code).toBe("Transfer.ConnectionLost");
     expect(interpretRsyncExit(11, null, 'rsync: read errors mapping "/x": Input/output error (5)').error?.code).toBe("Transfer.FileIO");
     expect(interpretRsyncExit(12, null, "Error Receiver.Unauthorized: the token is missing").error).toMatchObject({ code: "Receiver.Unauthorized", retryable: false });
+    // A refusal keeps the fix the tunnel printed, or says what to do about a full target when it printed none.
+    expect(interpretRsyncExit(12, null, "Error Receiver.Busy: busy\nFix: wait a minute\n").error).toMatchObject({ code: "Receiver.Busy", fix: "wait a minute" });
+    expect(interpretRsyncExit(12, null, "Error Receiver.DiskFull: the target disk disk1 on the intermediate instance is full\n").error).toMatchObject({
+      code: "Receiver.DiskFull",
+      retryable: false,
+      fix: expect.stringMatching(/^Free space .* larger disk/),
+    });
     expect(interpretRsyncExit(null, "SIGKILL", "").error?.code).toBe("Transfer.Interrupted");
     expect(interpretRsyncExit(1, null, "syntax").error).toMatchObject({ code: "Transfer.RsyncFailed", retryable: false });
   });

@@ -9,6 +9,11 @@ export interface RsyncOutcome {
   error?: HoistError;
 }
 
+/** What to do about a refusal the receiver names only by its code. */
+const FIXES: Record<string, string> = {
+  "Receiver.DiskFull": "Free space on the intermediate instance's target disk, or give the target a larger disk (system disk size or data disk size) or exclude more, then run the transfer again; it resumes.",
+};
+
 export function interpretRsyncExit(code: number | null, signal: string | null, stderr: string): RsyncOutcome {
   const tail = stderr.trim().split("\n").slice(-6).join("\n");
   const details = { exitCode: code, signal, stderr: tail.slice(-1500) };
@@ -26,10 +31,11 @@ export function interpretRsyncExit(code: number | null, signal: string | null, s
     };
   }
   // The tunnel reports why the receiver refused us in hoist's own error line.
-  const own = /Error ((?:Receiver|Transport)\.[A-Za-z]+): ([^\n]*)/.exec(stderr);
+  const own = /Error ((?:Receiver|Transport)\.[A-Za-z]+): ([^\n]*)(?:\nFix: ([^\n]*))?/.exec(stderr);
   if (own?.[1]) {
     const retryable = /^Transport\.(ConnectFailed|ConnectTimeout|Timeout|Closed)$/.test(own[1]);
-    return { ok: false, vanished: false, error: new HoistError(own[1], own[2] ?? "the receiver refused the connection", { retryable, details }) };
+    const fix = own[3] ?? FIXES[own[1]];
+    return { ok: false, vanished: false, error: new HoistError(own[1], own[2] ?? "the receiver refused the connection", { retryable, details, ...(fix ? { fix } : {}) }) };
   }
   if (signal) {
     return { ok: false, vanished: false, error: new HoistError("Transfer.Interrupted", `rsync was stopped by ${signal}`, { retryable: true, fix: "Run the transfer again; it resumes.", details }) };
