@@ -524,6 +524,32 @@ describe("bad values for every flag of every hoist command", () => {
     expect(cases).toBeGreaterThan(500);
   }, 300_000);
 
+  it("refuses bad values from the environment the same way, and changes nothing", async () => {
+    const cases: [env: Record<string, string>, args: string[], code: string][] = [
+      [{ HOIST_API_KEY: "hk_sh0rt" }, ["server", ...(BASES["server"] as CommandBase).args()], "Config.InvalidApiKey"],
+      [{ HOIST_API_KEY: "hk_a-key with-spaces-and-long-enough" }, ["server", ...(BASES["server"] as CommandBase).args()], "Config.InvalidApiKey"],
+      [{ HOIST_SERVER: "not a url", HOIST_API_KEY: API_KEY }, ["jobs", "list"], "Config.InvalidServerUrl"],
+      [{ HOIST_SERVER: "ftp://example.com", HOIST_API_KEY: API_KEY }, ["sources", "list"], "Config.InvalidServerUrl"],
+      [{ HOIST_SERVER: "http://127.0.0.1:9", HOIST_API_KEY: "a b" }, ["codes", "list"], "Config.InvalidApiKey"],
+    ];
+    const problems: string[] = [];
+    for (const [env, args, code] of cases) {
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env);
+      const before = await state(false);
+      const r = await hoist(args);
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      const name = Object.keys(env).find((k) => r.stderr.includes(k));
+      if (r.status === 0 || !r.stderr.includes(`Error ${code}:`) || !name) problems.push(`${JSON.stringify(env)} hoist ${args[0]}: ${r.status} ${r.stderr.slice(0, 160)}`);
+      if (env["HOIST_API_KEY"] && env["HOIST_API_KEY"] !== API_KEY && r.stderr.includes(env["HOIST_API_KEY"])) problems.push(`${args[0]}: the key is in the message`);
+      if ((await state(false)) !== before) problems.push(`${JSON.stringify(env)} hoist ${args[0]}: changed something`);
+    }
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it("refuses a value given to a flag that takes none", async () => {
     const problems: string[] = [];
     for (const slot of slots().filter((s) => !s.takesValue && !["--version", "--help"].includes(s.name) && BASES[s.command])) {

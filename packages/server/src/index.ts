@@ -9,4 +9,5 @@ export { migrate, MIGRATION_LOCK_KEY, type MigrateResult } from "./db/migrate";
 export { MIGRATIONS, type Migration } from "./db/migrations";
 export { startServer, type RunningServer, type ServerOptions } from "./server";
 export { installCommand } from "./http/routes";
+export { checkEnvApiKey } from "./store/api-keys";
 export { OFFLINE_CODE } from "./store/sources";

@@ -4,7 +4,7 @@ import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
-import { databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
+import { checkEnvApiKey, databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
 import { type Command, Option } from "commander";
 import { VERSION } from "../version";
 import { addServerProviderOptions, defaultRegion, type ServerProviderFlags, serverProvider } from "./server-provider";
@@ -94,7 +94,7 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
         if (opts.tlsCert && opts.tlsKey) checkTlsFiles(opts.tlsCert, opts.tlsKey);
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
         const envKey = process.env["HOIST_API_KEY"] || undefined;
-        if (envKey) logger.addSecret(envKey);
+        if (envKey) logger.addSecret(checkEnvApiKey(envKey));
         // The provider is checked whole (its flags, the AccessKey) before the database is opened.
         const provider = opts.jobs ? serverProvider(opts, logger) : undefined;
         const url = databaseUrlFromEnv();

@@ -14,12 +14,19 @@ export interface EnsureAdminKeyResult {
   keyId: string;
 }
 
-export async function ensureAdminKey(db: Database, fromEnv?: string): Promise<EnsureAdminKeyResult> {
-  if (fromEnv !== undefined && fromEnv.length < MIN_KEY_LENGTH) {
-    throw new HoistError("Config.InvalidApiKey", `HOIST_API_KEY is shorter than ${MIN_KEY_LENGTH} characters`, {
+/** HOIST_API_KEY as a client can send it: long, printable ASCII, no spaces (it travels as `Bearer <key>`). Never echoed. */
+export function checkEnvApiKey(fromEnv: string): string {
+  const why = fromEnv.length < MIN_KEY_LENGTH ? `is shorter than ${MIN_KEY_LENGTH} characters` : fromEnv.length > 512 ? "is longer than 512 characters" : !/^[\x21-\x7e]+$/.test(fromEnv) ? "holds spaces, control or non-ASCII characters" : undefined;
+  if (why) {
+    throw new HoistError("Config.InvalidApiKey", `HOIST_API_KEY ${why}`, {
       fix: "Use a long random value, e.g. `openssl rand -base64 32`, or unset it to let the server create one.",
     });
   }
+  return fromEnv;
+}
+
+export async function ensureAdminKey(db: Database, fromEnv?: string): Promise<EnsureAdminKeyResult> {
+  if (fromEnv !== undefined) checkEnvApiKey(fromEnv);
   return db.transaction(async (tx) => {
     await tx.query("select pg_advisory_xact_lock($1::bigint)", [ADMIN_KEY_LOCK]);
     if (fromEnv !== undefined) {
