@@ -2,10 +2,12 @@
 // ENS: what it sends (signed by the official SDK, checked by the fake), what it
 // creates and releases, and how each account error of seed 002 reaches the
 // user. Intermediate instances are real receivers on loopback addresses.
+import { randomUUID } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
 import { createAlibabaProvider, type AlibabaProviderOptions, INTERMEDIATE_INSTANCE_NAME, receiverHealthy, TEMP_DISK_NAME } from "@hoist/providers";
+import { createControlClient } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 
@@ -170,7 +172,8 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     const before = fake.calls.filter((c) => c.action === "DescribeImages").length;
     expect(await p.imageExists("nothing-here", "cn-hangzhou")).toBe(false);
     expect(fake.calls.filter((c) => c.action === "DescribeImages").length - before).toBe(3);
-    fake.inject("DescribeImages", "Throttling", { times: 10 });
+    // As many failures as the provider makes attempts (4), so none is left over for the next test.
+    fake.inject("DescribeImages", "Throttling", { times: 4 });
     const err = await p.imageExists("nothing-here", "cn-hangzhou").catch((e: unknown) => e as HoistError);
     expect(err).toMatchObject({ code: "Alibaba.Unavailable", retryable: true });
   });
@@ -198,6 +201,57 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     fake.addBucket("transit", "cn-shanghai");
     expect(await codeOf(p.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: plan(), inventory: inventory() }))).toBe("Ens.BucketRegionMismatch");
     expect(fake.instances.size).toBe(0);
+  });
+
+  it("makes an ENS image through the transit bucket (seed 004), then deletes the intermediate ECS image and every exported object", async () => {
+    fake.addBucket("transit-ens", "cn-hangzhou");
+    const p = provider({ target: { kind: "ens", ensRegionId: "cn-beijing", transitBucket: "transit-ens" } });
+    const small: TargetPlan = {
+      bootMode: "bios",
+      lvm: false,
+      disks: [
+        { key: "system", sizeGiB: 1, table: "mbr", partitions: [{ key: "system-p1", role: "root", mountPoint: "/", fs: "ext4", sizeMiB: null, uuid: randomUUID() }], sourcePath: "/", usedBytes: 2 ** 20 },
+        { key: "disk1", sizeGiB: 1, table: "mbr", partitions: [{ key: "disk1-p1", role: "data", mountPoint: "/data", fs: "ext4", sizeMiB: null, uuid: randomUUID() }], sourcePath: "/data", usedBytes: 2 ** 20 },
+      ],
+    };
+    const inst = await p.createIntermediateInstance({ region: "cn-hangzhou", label: "web01-ens", plan: small, inventory: inventory() });
+    // The receiver lays the target disks out as a migration would, and hands them over.
+    const endpoint = { host: inst.host, port: inst.controlPort, fingerprint: inst.fingerprint };
+    const admin = createControlClient({ ...endpoint, token: inst.adminToken, timeoutMs: 300_000 });
+    const { jobId, token } = await admin.json<{ jobId: string; token: string }>("POST", "/v1/jobs", { plan: small, label: "web01-ens" });
+    const job = createControlClient({ ...endpoint, token, timeoutMs: 300_000 });
+    await job.json("POST", `/v1/jobs/${jobId}/prepare`, {});
+    const { disks } = await job.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${jobId}/detach`, {});
+    const before = fake.calls.length;
+    // No boot check follows (--no-verify): the ENS image is made with the ECS image.
+    await p.createImage({ name: "web01-ens", instanceId: inst.instanceId, region: "cn-hangzhou", disks, plan: small, inventory: inventory(), conversion: null, verify: false });
+    const calls = fake.calls.slice(before);
+    const actions = calls.map((c) => c.action);
+    for (const [a, b] of [
+      ["CreateImage", "ExportImage"],
+      ["ExportImage", "ImportImage"],
+      ["ImportImage", "DeleteImage"],
+      ["ImportImage", "DeleteObject"],
+    ] as const) {
+      expect(actions.indexOf(a), `${a} before ${b}`).toBeLessThan(actions.indexOf(b));
+    }
+    const exported = calls.find((c) => c.action === "ExportImage")!;
+    expect(exported.params).toMatchObject({ RegionId: "cn-hangzhou", OSSBucket: "transit-ens", ImageFormat: "RAW" });
+    const imported = calls.find((c) => c.action === "ImportImage")!;
+    expect(imported.product).toBe("ens");
+    expect(imported.params).toMatchObject({ RegionId: "cn-beijing", ImageName: "web01-ens", OssBucket: "transit-ens", OssRegion: "cn-hangzhou", OSType: "linux" });
+    expect(imported.params["OssObject"]).toMatch(new RegExp(`^${exported.params["OSSPrefix"]}.*system`));
+    expect([...fake.ensImages.values()].map((i) => [i["ImageName"], i["RegionId"]])).toEqual([["web01-ens", "cn-beijing"]]);
+    expect(await p.imageExists("web01-ens", "cn-hangzhou")).toBe(true);
+    // The ECS image in the transit region (with its snapshots) and the exported objects (one per disk) were temporary.
+    expect([...fake.images.values()].some((i) => i.name === "web01-ens")).toBe(false);
+    expect(fake.snapshots.size).toBe(0);
+    expect(calls.filter((c) => c.action === "DeleteObject")).toHaveLength(2);
+    expect(fake.buckets.get("transit-ens")?.objects.size).toBe(0);
+    await admin.call("DELETE", `/v1/jobs/${jobId}`);
+    await p.releaseIntermediateInstance(inst.instanceId);
+    expect(fake.instances.has(inst.instanceId)).toBe(false);
+    expect([...fake.disks.values()].filter((d) => d.name.startsWith("hoist-"))).toEqual([]);
   });
 
   it("migrating onto an existing instance: seed 003's checks, snapshots first, SMC_Temp_Disk, and rollback", async () => {

@@ -279,7 +279,7 @@ export async function runMigration(options: MigrateRunOptions): Promise<MigrateO
   data = { ...data, imageId: settings.image_name };
   save();
   say(`Creating image ${settings.image_name}.`);
-  await provider.createImage({ name: settings.image_name, instanceId: instance.instanceId, region, disks: detached.disks, plan, inventory, conversion: converted.report });
+  await provider.createImage({ name: settings.image_name, instanceId: instance.instanceId, region, disks: detached.disks, plan, inventory, conversion: converted.report, verify: options.verify ?? true });
 
   let bootSeconds: number | undefined;
   const verify = options.verify ?? true;

@@ -36,6 +36,8 @@ export interface CreateImageRequest {
   conversion: unknown;
   /** The migration's region and network (a boot check or an existing destination acts there). */
   placement?: Placement;
+  /** False when no boot check (verifyImage) follows: a provider that finishes an image only once it booted (an ENS import) finishes it here. */
+  verify?: boolean;
 }
 
 export interface ImageInfo {

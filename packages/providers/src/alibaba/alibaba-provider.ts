@@ -436,15 +436,7 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
       await ecs("StopInstance", { InstanceId: instanceId });
       await waitInstanceStatus(instanceId, "Stopped");
     }
-    const system = plan.disks.find((d) => d.key === "system");
-    const temp = (await describeDisks({ InstanceId: instanceId, DiskName: TEMP_DISK_NAME }))[0];
-    if (!temp) {
-      const created = await ecs("CreateDisk", { ZoneId: str(inst["ZoneId"]), DiskName: TEMP_DISK_NAME, Size: Math.max(20, system?.sizeGiB ?? 20), DiskCategory: "cloud_essd", Description: "Hoist temporary disk: the new system disk is written here, then made an image" });
-      const diskId = str(created["DiskId"]);
-      await waitDisk(diskId, "Available");
-      await ecs("AttachDisk", { InstanceId: instanceId, DiskId: diskId, DeleteWithInstance: false });
-      await waitDisk(diskId, "In_use");
-    }
+    await tempDisk(instanceId, str(inst["ZoneId"]), plan.disks.find((d) => d.key === "system")?.sizeGiB ?? 20);
     const identity = await newReceiverIdentity();
     const userData = Buffer.from(renderUserData({ ...identity, controlPort: ports.control, dataPort: ports.data, bundleUrl: bundleUrl() })).toString("base64");
     await ecs("ModifyInstanceAttribute", { InstanceId: instanceId, UserData: userData });
@@ -452,6 +444,26 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     const running = await waitInstanceStatus(instanceId, "Running");
     log.info("destination instance runs the receiver", { instanceId, label });
     return connect(instanceId, running);
+  }
+
+  /** The destination's SMC_Temp_Disk, which receives the new system disk: the one attached, or a new one. */
+  async function tempDisk(instanceId: string, zoneId: string, sizeGiB: number): Promise<Row> {
+    const attached = (await describeDisks({ InstanceId: instanceId, DiskName: TEMP_DISK_NAME }))[0];
+    if (attached) return attached;
+    const created = await ecs("CreateDisk", { ZoneId: zoneId, DiskName: TEMP_DISK_NAME, Size: Math.max(20, sizeGiB), DiskCategory: "cloud_essd", Description: "Hoist temporary disk: the new system disk is written here, then made an image" });
+    const diskId = str(created["DiskId"]);
+    await waitDisk(diskId, "Available");
+    await ecs("AttachDisk", { InstanceId: instanceId, DiskId: diskId, DeleteWithInstance: false });
+    return waitDisk(diskId, "In_use");
+  }
+
+  async function dropTempDisks(instanceId: string): Promise<void> {
+    for (const d of await describeDisks({ InstanceId: instanceId, DiskName: TEMP_DISK_NAME })) {
+      const diskId = str(d["DiskId"]);
+      await ecs("DetachDisk", { InstanceId: instanceId, DiskId: diskId });
+      await waitDisk(diskId, "Available");
+      await ecs("DeleteDisk", { DiskId: diskId });
+    }
   }
 
   async function rollbackDestination(): Promise<void> {
@@ -638,6 +650,15 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     });
   }
 
+  /** A custom image and the snapshots it was made from. */
+  async function deleteEcsImage(image: Row): Promise<void> {
+    await ecs("DeleteImage", { ImageId: str(image["ImageId"]), Force: true });
+    for (const m of list(image["DiskDeviceMappings"], "DiskDeviceMapping")) {
+      const snapshotId = str(m["SnapshotId"]);
+      if (snapshotId) await ecs("DeleteSnapshot", { SnapshotId: snapshotId, Force: true });
+    }
+  }
+
   async function ensExport(name: string, imageId: string): Promise<void> {
     if (target.kind !== "ens") return;
     const prefix = `hoist-${name}-${randomBytes(4).toString("hex")}/`;
@@ -660,8 +681,10 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
       return img && str(img["Status"]) === "Available" ? img : null;
     });
     // The intermediate ECS image and the exported object are temporary (seed 004).
-    await ecs("DeleteImage", { ImageId: imageId, Force: true });
-    await api.ossDeleteObject(target.transitBucket, object, region);
+    const ecsImage = list((await ecs("DescribeImages", { ImageId: imageId, ImageOwnerAlias: "self" }))["Images"], "Image")[0];
+    if (ecsImage) await deleteEcsImage(ecsImage);
+    // ExportImage writes one object per disk; every one under the prefix was temporary.
+    for (const o of objects) await api.ossDeleteObject(target.transitBucket, o, region);
     log.info("ENS image imported; intermediate image and transit object deleted", { ensImageId });
   }
 
@@ -699,12 +722,7 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     async releaseIntermediateInstance(instanceId) {
       if (target.kind === "instance") {
         // The destination stays; its temporary disk and the rollback snapshots go.
-        for (const d of await describeDisks({ InstanceId: instanceId, DiskName: TEMP_DISK_NAME })) {
-          const diskId = str(d["DiskId"]);
-          await ecs("DetachDisk", { InstanceId: instanceId, DiskId: diskId });
-          await waitDisk(diskId, "Available");
-          await ecs("DeleteDisk", { DiskId: diskId });
-        }
+        await dropTempDisks(instanceId);
         for (const s of await rollbackSnapshots(instanceId)) await ecs("DeleteSnapshot", { SnapshotId: str(s["SnapshotId"]), Force: true });
         return;
       }
@@ -731,19 +749,19 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
 
     async createImage(request) {
       if (target.kind === "instance") {
-        const { instance } = await instanceFor(request.instanceId ?? target.instanceId);
+        const { instance, row: destination } = await instanceFor(request.instanceId ?? target.instanceId);
         const disks = await destinationDisks(target.instanceId);
         const data = disks.filter((d) => d.type === "data");
-        const temp = (await describeDisks({ InstanceId: target.instanceId, DiskName: TEMP_DISK_NAME }))[0];
-        if (!temp) throw new HoistError("Destination.NoTempDisk", `${TEMP_DISK_NAME} is not attached to ${target.instanceId}`, { fix: "Run hoist migrate --cleardata and start again." });
+        const system = request.disks.find((d) => d.key === "system");
+        if (!system) throw new HoistError("Image.NoSystemDisk", "the migration has no system disk");
+        // A retry after the system disk was replaced finds no temporary disk: a new one takes the system disk again.
+        const temp = await tempDisk(target.instanceId, str(destination["ZoneId"]), Math.ceil(system.sizeBytes / GiB));
         const dataKeys = request.disks.filter((d) => d.key !== "system").sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
         for (const [i, d] of dataKeys.entries()) {
           const dest = data[i];
           if (!dest) throw new HoistError("Destination.TooFewDataDisks", `no destination data disk for ${d.key}`);
           await writeOnto(instance, d.rawPath, { DiskId: dest.diskId, Device: dest.device, Size: dest.sizeGiB, Status: "In_use" }, d.sizeBytes);
         }
-        const system = request.disks.find((d) => d.key === "system");
-        if (!system) throw new HoistError("Image.NoSystemDisk", "the migration has no system disk");
         await writeOnto(instance, system.rawPath, temp, system.sizeBytes);
         const snap = await snapshot(str(temp["DiskId"]), `hoist-${request.name}-system`);
         const body = await ecs("CreateImage", { ImageName: request.name, SnapshotId: snap, Architecture: "x86_64", Platform: platformOf(request.inventory), BootMode: request.plan.bootMode === "uefi" ? "UEFI" : "BIOS", Tag: imageTags({ ...request, disks: [system] }) });
@@ -752,9 +770,13 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
         await ecs("StopInstance", { InstanceId: target.instanceId });
         await waitInstanceStatus(target.instanceId, "Stopped");
         await ecs("ReplaceSystemDisk", { InstanceId: target.instanceId, ImageId: imageId, SystemDisk: { Size: Math.max(20, Math.ceil(system.sizeBytes / GiB)) } });
+        // The temporary disk holds a second copy of the new system disk (the same filesystem UUIDs): it goes before the test boot.
+        await dropTempDisks(target.instanceId);
         return info(row);
       }
-      const { row } = await makeEcsImage(request);
+      const { imageId, row } = await makeEcsImage(request);
+      // No boot check follows: the ENS image is made now (after a boot check it is made when the image booted).
+      if (target.kind === "ens" && request.verify === false) await ensExport(request.name, imageId);
       return info(row);
     },
 
@@ -790,12 +812,7 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
 
     async deleteImage(name) {
       const image = await findImage(name);
-      if (!image) return;
-      await ecs("DeleteImage", { ImageId: str(image["ImageId"]), Force: true });
-      for (const m of list(image["DiskDeviceMappings"], "DiskDeviceMapping")) {
-        const snapshotId = str(m["SnapshotId"]);
-        if (snapshotId) await ecs("DeleteSnapshot", { SnapshotId: snapshotId, Force: true });
-      }
+      if (image) await deleteEcsImage(image);
     },
   };
 }
