@@ -102,8 +102,13 @@ export function createLocalProvider(options: LocalProviderOptions = {}): Provide
     async releaseIntermediateInstance(instanceId) {
       const dir = instanceDir(instanceId);
       if (!existsSync(dir)) return;
-      const instance = await startReceiver(instanceId, { stateDir: dir }).catch(() => null);
-      if (instance) await releaseJobs(instance);
+      // The receiver is (re)started only while it still has jobs to free: a release cut short after
+      // they were freed goes straight on to stopping it and removing the folder.
+      const jobsDir = join(dir, "jobs");
+      if (existsSync(jobsDir) && readdirSync(jobsDir).length > 0) {
+        const instance = await startReceiver(instanceId, { stateDir: dir }).catch(() => null);
+        if (instance) await releaseJobs(instance);
+      }
       await stopReceiver(dir);
       rmSync(dir, { recursive: true, force: true });
       log.info("released intermediate instance", { instanceId });
