@@ -60,7 +60,8 @@ and everything temporary released (docs/alibaba-provider.md lists every API call
 comes from ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET or --credentials-file
 (mode 0600), and is never logged or stored. Background steps run on a job queue in the same
 database (pg-boss), so replicas sharing a PostgreSQL share the work; a replica that dies mid-step
-leaves a lease that runs out after 30 s, and another replica (or the restarted one) goes on.
+leaves a lease that runs out after 30 s, and another replica goes on (a server restarted on the
+embedded database takes its jobs up at once). A step a run finished is never done again.
 
 Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one process per folder; with
 DATABASE_URL=postgres://user:pass@host/db a PostgreSQL server instead, which several replicas
