@@ -4,9 +4,11 @@
 // behind Hoist's back after a first run is cut short (seed 002's accident); the next run
 // replaces it and copies again, then the disks are written onto cloud disks,
 // snapshotted, made a custom image, and that image boots under QEMU (the
-// fake's instance) to multi-user with its data disk mounted.
+// fake's instance) to multi-user with its data disk mounted. The same source
+// then goes onto an existing instance (seed 003): its disks get the copy, the
+// migration test boots it, and --test-only rolls it back to its snapshots.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
@@ -43,11 +45,11 @@ function hoist(args: string[], timeoutMs = 20 * 60_000, killWhen?: RegExp): Prom
   });
 }
 
-const flags = () => [
+const flags = (dir = workdir) => [
   "migrate",
   "--noenterkey",
   "--workdir",
-  workdir,
+  dir,
   "--source-root",
   source,
   "--datadisks",
@@ -67,11 +69,16 @@ beforeAll(async () => {
   execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
   mkdirSync(join(source, "mnt", "disk1"), { recursive: true });
   writeFileSync(join(source, "mnt", "disk1", "hello.txt"), "data disk one\n");
-  mkdirSync(workdir, { recursive: true });
-  writeFileSync(
-    join(workdir, "user_config.json"),
-    JSON.stringify({ access_id: AK, secret_key: SECRET, region_id: "cn-hangzhou", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-  );
+  for (const [dir, image] of [
+    [workdir, IMAGE],
+    [join(base, "work-instance"), "web01-onto-instance"],
+  ] as const) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "user_config.json"),
+      JSON.stringify({ access_id: AK, secret_key: SECRET, region_id: "cn-hangzhou", image_name: image, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
+    );
+  }
   fake = await startAlibabaContractFake({ dir: join(base, "cloud"), accessKeyId: AK, accessKeySecret: SECRET, outOfStock: ["ecs.g7.large"] });
 }, 20 * 60_000);
 
@@ -120,5 +127,52 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     const grep = spawnSync("grep", ["-rl", SECRET, workdir, "--exclude=user_config.json"], { encoding: "utf8" });
     expect(grep.stdout).toBe("");
     expect(grep.status).toBe(1);
+  });
+
+  it("migrates onto an existing instance: its disks get the copy, the migration test boots it, and --test-only rolls it back", async () => {
+    const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20] });
+    const disksOf = () => [...fake.disks.values()].filter((d) => d.instanceId === dest);
+    const at1MiB = (file: string, text?: string): string => {
+      const fd = openSync(file, text === undefined ? "r" : "r+");
+      try {
+        if (text !== undefined) writeSync(fd, text, 1024 * 1024);
+        const buf = Buffer.alloc(32);
+        readSync(fd, buf, 0, 32, 1024 * 1024);
+        return buf.toString("utf8").replace(/\0+$/, "");
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const sys = disksOf().find((d) => d.type === "system")!;
+    const data = disksOf().find((d) => d.type === "data")!;
+    at1MiB(sys.file, "the destination's own system");
+    at1MiB(data.file, "the destination's own data");
+
+    const r = await hoist([...flags(join(base, "work-instance")), "--target", "instance", "--destination-instance", dest, "--test-only", "--compression", "0"]);
+    expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
+    expect(r.stdout).toMatch(/booted to multi-user/);
+
+    // Every disk of the destination was snapshotted before anything on it changed.
+    const calls = fake.calls.filter((c) => c.product === "ecs" && (c.params["InstanceId"] === dest || c.params["DiskId"] === sys.id || c.params["DiskId"] === data.id));
+    const firstChange = calls.findIndex((c) => ["StopInstance", "ModifyInstanceAttribute", "AttachDisk", "ReplaceSystemDisk", "ResetDisk"].includes(c.action));
+    expect(calls.slice(0, firstChange).filter((c) => c.action === "CreateSnapshot").map((c) => c.params["DiskId"]).sort()).toEqual([sys.id, data.id].sort());
+    // The copy went onto the destination itself: its system disk was replaced by the migrated one, which booted there
+    // (the migration test) to multi-user with the data disk written in place mounted.
+    const actions = calls.map((c) => c.action);
+    expect(actions).toContain("ReplaceSystemDisk");
+    const boot = readFileSync(join(base, "cloud", "instances", dest, "console.log"), "utf8");
+    expect(boot).toMatch(/HOIST-VERIFY mounts=.*,\/,.*\/mnt\/disk1/);
+    const image = [...fake.images.values()].find((i) => i.name === "web01-onto-instance");
+    expect(image?.tags).toContainEqual({ Key: "hoist:verification", Value: "booted" });
+    // --test-only: the destination's disks are back as they were, and nothing temporary is left.
+    expect(actions.lastIndexOf("ResetDisk")).toBeGreaterThan(actions.indexOf("GetInstanceConsoleOutput"));
+    const after = disksOf();
+    expect(after.map((d) => d.type).sort()).toEqual(["data", "system"]);
+    expect(at1MiB(after.find((d) => d.type === "system")!.file)).toBe("the destination's own system");
+    expect(at1MiB(after.find((d) => d.type === "data")!.file)).toBe("the destination's own data");
+    expect([...fake.disks.values()].some((d) => d.name === "SMC_Temp_Disk")).toBe(false);
+    expect([...fake.snapshots.values()].some((s) => s.name.startsWith("hoist-before-"))).toBe(false);
+    expect([...fake.images.values()].some((i) => i.name.startsWith("hoist-rollback-"))).toBe(false);
+    expect(fake.instances.has(dest)).toBe(true);
   });
 });

@@ -115,6 +115,10 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(run.params).toMatchObject({ RegionId: "cn-shanghai", InstanceType: "ecs.c7.large", VSwitchId: own.vSwitchId, InternetMaxBandwidthOut: "0" });
     // In VPC mode the agent reaches the receiver at the private address.
     expect(inst.host).toBe(row.privateIp);
+    // A caller that died before it recorded the instance takes the same one up again by its label.
+    const again = await p.createIntermediateInstance({ region: "cn-shanghai", placement, label: "job-1", plan: plan(), inventory: inventory(), adopt: true });
+    expect(again).toMatchObject({ instanceId: inst.instanceId, fingerprint: inst.fingerprint });
+    expect(fake.calls.filter((c) => c.action === "RunInstances" && c.params["RegionId"] === "cn-shanghai")).toHaveLength(1);
     // The instance is not in the configured region: only the job's placement finds it.
     expect(await p.findIntermediateInstance(inst.instanceId)).toBeNull();
     expect(await p.findIntermediateInstance(inst.instanceId, placement)).toMatchObject({ instanceId: inst.instanceId, fingerprint: inst.fingerprint });

@@ -103,7 +103,9 @@ interface Instance {
   vSwitchId: string;
   vpcId: string;
   securityGroupId: string;
-  status: "Pending" | "Running" | "Stopped";
+  status: "Pending" | "Starting" | "Running" | "Stopped";
+  /** Its power-on (the receiver of its user data starting, or its image booting) while the API has answered already. */
+  starting: Promise<void> | null;
   publicIp: string;
   privateIp: string;
   userData: string;
@@ -259,7 +261,7 @@ export class AlibabaContractFake {
     const id = this.id("i");
     const region = spec.regionId ?? this.region;
     const zoneId = spec.zoneId ?? this.zones(region)[0]!;
-    const inst: Instance = { id, region, name: "destination", type: "ecs.g7.large", zoneId, imageId: "m-debian12-public", vSwitchId: "", vpcId: "", securityGroupId: "", status: "Running", publicIp: this.loopbackIp(), privateIp: "192.168.0.10", userData: "", osType: spec.osType ?? "linux", stateDir: join(this.options.dir, "instances", id), console: "", qemu: null, tags: [] };
+    const inst: Instance = { id, region, name: "destination", type: "ecs.g7.large", zoneId, imageId: "m-debian12-public", vSwitchId: "", vpcId: "", securityGroupId: "", status: "Running", publicIp: this.loopbackIp(), privateIp: "192.168.0.10", userData: "", osType: spec.osType ?? "linux", stateDir: join(this.options.dir, "instances", id), console: "", qemu: null, starting: null, tags: [] };
     this.instances.set(id, inst);
     this.newDisk(region, spec.systemGiB, "system", id, zoneId, "system", true);
     for (const [i, g] of spec.dataGiB.entries()) this.newDisk(region, g, "data", id, zoneId, `data${i + 1}`, false);
@@ -501,9 +503,26 @@ export class AlibabaContractFake {
     return row;
   }
 
+  /**
+   * RunInstances and StartInstance answer at once, as ECS does: the instance is Starting until its
+   * power-on is done (Running even when its receiver did not start, as a real one whose user data failed).
+   */
+  private startUp(inst: Instance): void {
+    inst.status = "Starting";
+    inst.starting = this.powerOn(inst)
+      .catch((e: unknown) => {
+        inst.console ||= join(inst.stateDir, "console.log");
+        mkdirSync(inst.stateDir, { recursive: true });
+        writeFileSync(inst.console, `power-on failed: ${e instanceof Error ? e.message : String(e)}\n`, { flag: "a" });
+      })
+      .finally(() => {
+        if (inst.status === "Starting") inst.status = "Running";
+        inst.starting = null;
+      });
+  }
+
   /** What a real instance does at power-on: run the receiver its user data sets up, or boot its image. */
   private async powerOn(inst: Instance): Promise<void> {
-    inst.status = "Running";
     const image = this.images.get(inst.imageId);
     if (image && image.owner === "self") return this.boot(inst, image);
     if (!inst.userData) return;
@@ -539,6 +558,7 @@ export class AlibabaContractFake {
   }
 
   private async powerOff(inst: Instance): Promise<void> {
+    if (inst.starting) await inst.starting;
     if (inst.qemu && inst.qemu.exitCode === null) {
       const exited = new Promise<void>((r) => inst.qemu?.once("exit", () => r()));
       inst.qemu.kill("SIGKILL");
@@ -658,7 +678,7 @@ export class AlibabaContractFake {
         const inst = this.instances.get(p["InstanceId"] ?? "");
         if (!inst) throw this.err("InvalidInstanceId.NotFound", "no such instance", 404);
         if (inst.status !== "Stopped") throw this.err("IncorrectInstanceStatus", "the instance is not stopped");
-        await this.powerOn(inst);
+        this.startUp(inst);
         return {};
       }
       case "ecs:ModifyInstanceAttribute": {
@@ -864,6 +884,7 @@ export class AlibabaContractFake {
       stateDir: join(this.options.dir, "instances", id),
       console: "",
       qemu: null,
+      starting: null,
       tags: this.list(p, "Tag"),
     };
     this.instances.set(id, inst);
@@ -873,7 +894,7 @@ export class AlibabaContractFake {
         this.newDisk(region, m.size, m.type, id, inst.zoneId, m.type === "system" ? "system" : `data-${m.snapshotId}`, true, snap?.file);
       }
     } else this.newDisk(region, Number(p["SystemDisk.Size"] ?? 40), "system", id, inst.zoneId, "system", true);
-    await this.powerOn(inst);
+    this.startUp(inst);
     return { InstanceIdSets: { InstanceIdSet: [id] } };
   }
 

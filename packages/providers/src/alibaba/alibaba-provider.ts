@@ -365,6 +365,16 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     return { provider: "alibaba", instanceId, host, controlPort: boot.controlPort, dataPort: boot.dataPort, fingerprint, adminToken: boot.adminToken };
   }
 
+  /** The intermediate instance tagged with this label, if one is there. */
+  async function labelledInstance(label: string): Promise<Row | null> {
+    const body = await ecs("DescribeInstances", { InstanceName: INTERMEDIATE_INSTANCE_NAME, Tag: [{ Key: "hoist:label", Value: label }], PageSize: 100 });
+    return (
+      list(body["Instances"], "Instance").find(
+        (i) => str(i["InstanceName"]) === INTERMEDIATE_INSTANCE_NAME && list(i["Tags"], "Tag").some((t) => str(t["TagKey"] ?? t["Key"]) === "hoist:label" && str(t["TagValue"] ?? t["Value"]) === label),
+      ) ?? null
+    );
+  }
+
   async function runIntermediate(label: string, plan: TargetPlan | undefined): Promise<string> {
     const net = await ensureNetwork();
     const imageId = await intermediateImage();
@@ -694,7 +704,7 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     api,
     rollbackDestination,
 
-    async createIntermediateInstance(request: { region: string; label: string; plan?: TargetPlan; inventory?: SourceInventory }) {
+    async createIntermediateInstance(request: { region: string; label: string; plan?: TargetPlan; inventory?: SourceInventory; adopt?: boolean }) {
       if (target.kind === "ens") {
         if (!request.plan || !request.inventory) throw new HoistError("Ens.NoPlan", "an ENS migration needs the target plan to check ENS's limits before it starts");
         assertEnsLimits(target, request.plan, request.inventory);
@@ -704,6 +714,16 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
         }
       }
       if (target.kind === "instance") return prepareDestination(target.instanceId, request.label, request.plan);
+      if (request.adopt) {
+        // An instance started for this label whose caller died before it recorded the id is taken up, not left running beside a second one.
+        const earlier = await labelledInstance(request.label);
+        if (earlier) {
+          const id = str(earlier["InstanceId"]);
+          log.info("taking up the intermediate instance started earlier for this label", { instanceId: id, label: request.label });
+          if (str(earlier["Status"]) === "Stopped") await ecs("StartInstance", { InstanceId: id });
+          return connect(id, await waitInstanceStatus(id, "Running"));
+        }
+      }
       const id = await runIntermediate(request.label, request.plan);
       const row = await waitInstanceStatus(id, "Running");
       return connect(id, row);
