@@ -165,6 +165,7 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     const image = [...fake.images.values()].find((i) => i.name === "web01-onto-instance");
     expect(image?.tags).toContainEqual({ Key: "hoist:verification", Value: "booted" });
     // --test-only: the destination's disks are back as they were, and nothing temporary is left.
+    await fake.settled();
     expect(actions.lastIndexOf("ResetDisk")).toBeGreaterThan(actions.indexOf("GetInstanceConsoleOutput"));
     const after = disksOf();
     expect(after.map((d) => d.type).sort()).toEqual(["data", "system"]);

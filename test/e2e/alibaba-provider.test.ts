@@ -293,6 +293,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     }
     // ... and a test-only migration (or a failed boot test) puts both back from the snapshots.
     await p.rollbackDestination();
+    await fake.settled();
     const disksNow = [...fake.disks.values()].filter((d) => d.instanceId === dest && d.name !== TEMP_DISK_NAME);
     const read = (file: string, n: number) => {
       const buf = Buffer.alloc(n);

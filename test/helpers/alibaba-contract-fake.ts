@@ -14,8 +14,11 @@
 // with the certificate, key and token the user data carries; one started from
 // a custom image boots that image's disks under QEMU, and its serial console is
 // what GetInstanceConsoleOutput returns. A cloud disk is a sparse file; its
-// "Device" is that file's path (on ECS it would be /dev/vdX).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+// "Device" is that file's path (on ECS it would be /dev/vdX). As on ECS, calls
+// answer at once and the copying behind snapshots, disks made from them and
+// image exports goes on in the background (a snapshot is "progressing" until
+// its copy is done; an instance boots once its disks are).
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -119,6 +122,8 @@ interface Instance {
 interface Disk {
   id: string;
   region: string;
+  /** Its content is in place (a disk made from a snapshot is copied in the background). */
+  ready: Promise<void>;
   name: string;
   size: number;
   type: "system" | "data";
@@ -131,6 +136,9 @@ interface Disk {
 interface Snapshot {
   id: string;
   region: string;
+  /** The copy of the disk is done (the snapshot is then accomplished). */
+  done: Promise<void>;
+  accomplished: boolean;
   name: string;
   diskId: string;
   diskType: "system" | "data";
@@ -204,6 +212,9 @@ export class AlibabaContractFake {
   readonly buckets = new Map<string, { region: string; objects: Map<string, string> }>();
   readonly ensImages = new Map<string, Rec & { polled: boolean }>();
   private readonly injected: Injected[] = [];
+  private readonly copying = new Set<Promise<void>>();
+  /** The answer to each action and ClientToken: a request sent again with its token makes nothing twice. */
+  private readonly answered = new Map<string, Rec>();
   private readonly nonces = new Set<string>();
   private server: Server | null = null;
   endpoint = "";
@@ -289,8 +300,14 @@ export class AlibabaContractFake {
     return r === undefined || r === region;
   }
 
+  /** Waits for the copies still running behind the API (snapshots, disks from snapshots, exports, resets). */
+  async settled(): Promise<void> {
+    for (let round = 0; round < 100 && this.copying.size > 0; round++) await Promise.allSettled([...this.copying]);
+  }
+
   async close(): Promise<void> {
     for (const inst of this.instances.values()) await this.powerOff(inst);
+    await Promise.allSettled([...this.copying]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -363,7 +380,9 @@ export class AlibabaContractFake {
       }
     }
     try {
-      const out = await this.dispatch(product, action, params);
+      const token = params["ClientToken"] ? `${product}:${action}:${params["ClientToken"]}` : "";
+      const out = this.answered.get(token) ?? (await this.dispatch(product, action, params));
+      if (token) this.answered.set(token, out);
       const text = JSON.stringify({ RequestId: randomBytes(8).toString("hex").toUpperCase(), ...out });
       res.writeHead(200, { "content-type": "application/json" });
       res.end(text);
@@ -452,15 +471,48 @@ export class AlibabaContractFake {
     return out;
   }
 
-  private newDisk(region: string, sizeGiB: number, type: "system" | "data", instanceId: string, zoneId: string, name: string, deleteWithInstance: boolean, from?: string): Disk {
+  private newDisk(region: string, sizeGiB: number, type: "system" | "data", instanceId: string, zoneId: string, name: string, deleteWithInstance: boolean, from?: Promise<string>): Disk {
     const id = this.id("d");
     const file = join(this.options.dir, "disks", `${id}.raw`);
-    if (from) spawnSync("cp", ["--sparse=always", from, file]);
-    else writeFileSync(file, "");
-    truncateSync(file, Math.max(sizeGiB * GiB, statSync(file).size));
-    const d: Disk = { id, region, name, size: sizeGiB, type, instanceId, deleteWithInstance, file, zoneId };
+    writeFileSync(file, "");
+    truncateSync(file, sizeGiB * GiB);
+    const ready = from
+      ? this.track(
+          from
+            .then((src) => this.copy(src, file))
+            .then(() => {
+              if (existsSync(file)) truncateSync(file, Math.max(sizeGiB * GiB, statSync(file).size));
+            }),
+        )
+      : Promise.resolve();
+    const d: Disk = { id, region, name, size: sizeGiB, type, instanceId, deleteWithInstance, file, zoneId, ready };
     this.disks.set(id, d);
     return d;
+  }
+
+  /** A sparse copy that does not hold up the event loop; close() waits for those still running. */
+  private copy(src: string, dst: string): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      const cp = spawn("cp", ["--sparse=always", src, dst], { stdio: "ignore" });
+      cp.on("error", reject);
+      cp.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`cp ${src} ${dst} exited with ${code}`))));
+    });
+    return this.track(done);
+  }
+
+  /** Work that goes on after the call that started it answered; settled() and close() wait for it. */
+  private track(work: Promise<void>): Promise<void> {
+    this.copying.add(work);
+    work.then(
+      () => this.copying.delete(work),
+      () => this.copying.delete(work),
+    );
+    return work;
+  }
+
+  /** A snapshot's file once its copy is done. */
+  private snapshotFile(s: Snapshot): Promise<string> {
+    return s.done.then(() => s.file);
   }
 
   private diskRow(d: Disk): Rec {
@@ -524,7 +576,10 @@ export class AlibabaContractFake {
   /** What a real instance does at power-on: run the receiver its user data sets up, or boot its image. */
   private async powerOn(inst: Instance): Promise<void> {
     const image = this.images.get(inst.imageId);
-    if (image && image.owner === "self") return this.boot(inst, image);
+    if (image && image.owner === "self") {
+      await Promise.all([...this.disks.values()].filter((d) => d.instanceId === inst.id).map((d) => d.ready));
+      return this.boot(inst, image);
+    }
     if (!inst.userData) return;
     const script = Buffer.from(inst.userData, "base64").toString("utf8");
     if (!script.includes("hoist-receiver.service")) return;
@@ -748,14 +803,22 @@ export class AlibabaContractFake {
         if (!d) throw this.err("InvalidDiskId.NotFound", "no such disk", 404);
         const id = this.id("s");
         const file = join(this.options.dir, "disks", `${id}.snap`);
-        spawnSync("cp", ["--sparse=always", d.file, file]);
-        this.snapshots.set(id, { id, region: d.region, name: p["SnapshotName"] ?? "", diskId: d.id, diskType: d.type, diskSize: d.size, instanceId: d.instanceId, file, polled: false, tags: this.list(p, "Tag") });
+        const snap: Snapshot = { id, region: d.region, done: Promise.resolve(), accomplished: false, name: p["SnapshotName"] ?? "", diskId: d.id, diskType: d.type, diskSize: d.size, instanceId: d.instanceId, file, polled: false, tags: this.list(p, "Tag") };
+        snap.done = this.track(
+          d.ready
+            .then(() => this.copy(d.file, file))
+            .then(() => {
+              snap.accomplished = true;
+            }),
+        );
+        snap.done.catch(() => undefined);
+        this.snapshots.set(id, snap);
         return { SnapshotId: id };
       }
       case "ecs:DescribeSnapshots": {
         const ids = p["SnapshotIds"] ? (JSON.parse(p["SnapshotIds"]) as string[]) : null;
         const rows = [...this.snapshots.values()].filter((s) => here(s.id) && (!ids || ids.includes(s.id)) && (!p["InstanceId"] || s.instanceId === p["InstanceId"]));
-        const out = rows.map((s) => ({ SnapshotId: s.id, SnapshotName: s.name, SourceDiskId: s.diskId, SourceDiskType: s.diskType, SourceDiskSize: String(s.diskSize), Status: s.polled ? "accomplished" : "progressing", Progress: s.polled ? "100%" : "50%" }));
+        const out = rows.map((s) => ({ SnapshotId: s.id, SnapshotName: s.name, SourceDiskId: s.diskId, SourceDiskType: s.diskType, SourceDiskSize: String(s.diskSize), Status: s.polled && s.accomplished ? "accomplished" : "progressing", Progress: s.polled && s.accomplished ? "100%" : "50%" }));
         for (const s of rows) s.polled = true;
         return { Snapshots: { Snapshot: out }, TotalCount: out.length };
       }
@@ -792,20 +855,30 @@ export class AlibabaContractFake {
         if (!i) throw this.err("InvalidImageId.NotFound", "no such image", 404);
         if (!b) throw this.err("InvalidOSSBucket.NotFound", "no such bucket", 404);
         if (b.region !== region) throw this.err("InvalidOSSBucket.RegionMismatch", "the bucket is in another region");
-        i.mappings.forEach((m, n) => {
+        const task = { status: "Processing", polled: false };
+        const writes = i.mappings.map(async (m, n) => {
           const key = `${p["OSSPrefix"] ?? ""}${i.name}_${m.type === "system" ? "system" : `data_${n}`}.raw`;
           const file = join(this.options.dir, "oss", p["OSSBucket"] ?? "", randomBytes(6).toString("hex"));
-          spawnSync("cp", ["--sparse=always", this.snapshots.get(m.snapshotId)?.file ?? "/dev/null", file]);
+          const snap = this.snapshots.get(m.snapshotId);
+          await this.copy(snap ? await this.snapshotFile(snap) : "/dev/null", file);
           b.objects.set(key, file);
         });
+        this.track(Promise.all(writes).then(() => undefined)).then(
+          () => {
+            task.status = "Finished";
+          },
+          () => {
+            task.status = "Failed";
+          },
+        );
         const taskId = this.id("t");
-        this.tasks.set(taskId, { status: "Processing", polled: false });
+        this.tasks.set(taskId, task);
         return { TaskId: taskId, RegionId: region };
       }
       case "ecs:DescribeTaskAttribute": {
         const t = this.tasks.get(p["TaskId"] ?? "");
         if (!t) throw this.err("InvalidTaskId.NotFound", "no such task", 404);
-        const status = t.polled ? "Finished" : t.status;
+        const status = t.polled || t.status !== "Finished" ? t.status : "Processing";
         t.polled = true;
         return { TaskId: p["TaskId"], TaskStatus: status, TaskAction: "ExportImage" };
       }
@@ -821,7 +894,7 @@ export class AlibabaContractFake {
           rmSync(sys.file, { force: true });
           this.disks.delete(sys.id);
         }
-        this.newDisk(inst.region, Math.max(Number(p["SystemDisk.Size"] ?? 0), snap.diskSize), "system", inst.id, inst.zoneId, "system", true, snap.file);
+        this.newDisk(inst.region, Math.max(Number(p["SystemDisk.Size"] ?? 0), snap.diskSize), "system", inst.id, inst.zoneId, "system", true, this.snapshotFile(snap));
         inst.imageId = image.id;
         return { DiskId: "replaced" };
       }
@@ -831,7 +904,8 @@ export class AlibabaContractFake {
         if (!d || !s || s.diskId !== d.id) throw this.err("InvalidSnapshotId.NotFound", "the snapshot is not of this disk", 404);
         const inst = this.instances.get(d.instanceId);
         if (inst && inst.status !== "Stopped") throw this.err("IncorrectInstanceStatus", "stop the instance first");
-        spawnSync("cp", ["--sparse=always", s.file, d.file]);
+        d.ready = this.track(this.snapshotFile(s).then((file) => this.copy(file, d.file)));
+        d.ready.catch(() => undefined);
         return {};
       }
       case "ens:ImportImage": {
@@ -891,7 +965,7 @@ export class AlibabaContractFake {
     if (image.owner === "self") {
       for (const m of image.mappings) {
         const snap = this.snapshots.get(m.snapshotId);
-        this.newDisk(region, m.size, m.type, id, inst.zoneId, m.type === "system" ? "system" : `data-${m.snapshotId}`, true, snap?.file);
+        this.newDisk(region, m.size, m.type, id, inst.zoneId, m.type === "system" ? "system" : `data-${m.snapshotId}`, true, snap ? this.snapshotFile(snap) : undefined);
       }
     } else this.newDisk(region, Number(p["SystemDisk.Size"] ?? 40), "system", id, inst.zoneId, "system", true);
     this.startUp(inst);

@@ -3,6 +3,7 @@
 // package) and the OSS client. The SDK signs every request; this file adds
 // the endpoints (overridable, so a contract fake can stand in), throttling
 // retries with backoff, and the mapping of error codes to Hoist errors.
+import { randomBytes } from "node:crypto";
 import * as ecsModule from "@alicloud/ecs20140526";
 import * as openapiClientModule from "@alicloud/openapi-client";
 import * as openapiCoreModule from "@alicloud/openapi-core";
@@ -27,6 +28,12 @@ interface CoreClient {
 }
 
 const VERSIONS = { ecs: "2014-05-26", vpc: "2016-04-28", ens: "2017-11-10" } as const;
+
+/**
+ * Actions that make something and take a ClientToken: each call gets one, kept across its retries,
+ * so a request sent again after a timeout (it may have been carried out) makes nothing twice.
+ */
+const WITH_CLIENT_TOKEN = new Set(["RunInstances", "CreateDisk", "CreateSnapshot", "CreateImage", "CreateSecurityGroup", "CreateVpc", "CreateVSwitch"]);
 export type RpcProduct = keyof typeof VERSIONS;
 
 export interface ApiOptions {
@@ -125,7 +132,8 @@ export function createAlibabaApi(options: ApiOptions): AlibabaApi {
 
     async rpc(product, action, params = {}, regionId = options.regionId) {
       const c = client(product, regionId);
-      const query = core.OpenApiUtil.query({ RegionId: regionId, ...params });
+      const token = WITH_CLIENT_TOKEN.has(action) && params["ClientToken"] === undefined ? { ClientToken: randomBytes(16).toString("hex") } : {};
+      const query = core.OpenApiUtil.query({ RegionId: regionId, ...token, ...params });
       const request = new core.$OpenApiUtil.OpenApiRequest({ query });
       const p = new core.$OpenApiUtil.Params({
         action,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, DEFAULT_RETRY, isTransient, toHoistError } from "./errors";
+import { apiFailure, backoffMs, DEFAULT_RETRY, isTransient, toHoistError } from "./errors";
 
 const f = (product: string, action: string, code: string) => ({ product, action, code, message: "m" });
 
@@ -31,6 +31,12 @@ describe("Alibaba Cloud error codes", () => {
   it("retry only what can succeed unchanged, with growing pauses", () => {
     expect(isTransient(f("ecs", "X", "Throttling"))).toBe(true);
     expect(isTransient(f("ecs", "X", "Forbidden.RAM"))).toBe(false);
+    // The SDK's timeouts have no code, only their message: they are network errors, sent again.
+    const timeout = Object.assign(new Error("ConnectTimeout: Connect http://ecs.cn-hangzhou.aliyuncs.com/ failed."), { name: "RequestTimeoutError" });
+    expect(apiFailure("ecs", "RunInstances", timeout).code).toBe("ConnectTimeout");
+    expect(isTransient(apiFailure("ecs", "RunInstances", timeout))).toBe(true);
+    expect(isTransient(apiFailure("ecs", "RunInstances", new Error("ReadTimeout(60000). POST http://x/ failed.")))).toBe(true);
+    expect(isTransient(apiFailure("ecs", "RunInstances", new Error("something else")))).toBe(false);
     const waits = [0, 1, 2, 3, 4].map((n) => backoffMs({ ...DEFAULT_RETRY, maxDelayMs: 1e9 }, n));
     for (let i = 0; i < waits.length; i++) {
       expect(waits[i]!).toBeGreaterThanOrEqual((DEFAULT_RETRY.baseDelayMs * 2 ** i) / 2);

@@ -13,11 +13,14 @@ export interface ApiFailure {
   statusCode?: number;
 }
 
+const NETWORK = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EPIPE|ReadTimeout|ConnectTimeout)/;
+
 /** The facts of an SDK error (ClientError, ServerError, ThrottlingError or a network error). */
 export function apiFailure(product: string, action: string, e: unknown): ApiFailure {
   const err = (e ?? {}) as { code?: unknown; message?: unknown; requestId?: unknown; statusCode?: unknown; data?: { Message?: unknown } };
-  const code = typeof err.code === "string" ? err.code : "Unknown";
   const message = typeof err.data?.Message === "string" ? err.data.Message : typeof err.message === "string" ? err.message : String(e);
+  // The SDK's own network errors carry no code, only a message that starts with what happened ("ConnectTimeout: …", "ReadTimeout(60000)").
+  const code = typeof err.code === "string" ? err.code : (NETWORK.exec(message)?.[1] ?? "Unknown");
   return {
     product,
     action,
@@ -28,7 +31,6 @@ export function apiFailure(product: string, action: string, e: unknown): ApiFail
   };
 }
 
-const NETWORK = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EPIPE|ReadTimeout|ConnectTimeout)/;
 
 /** Worth sending again unchanged after a pause. */
 export function isTransient(f: ApiFailure): boolean {
