@@ -164,7 +164,7 @@ function buildSource(root: string, fixture: string): void {
   rmSync(join(data, "var/sparse.img"));
   const fd = openSync(join(data, "var/sparse.img"), "w");
   writeSync(fd, Buffer.from("start"), 0, 5, 0);
-  writeSync(fd, Buffer.from("end"), 0, 3, 16 * 2 ** 20 - 3);
+  writeSync(fd, Buffer.from("end"), 0, 3, 4 * 2 ** 20 - 3);
   closeSync(fd);
   mkdirSync(join(data, "lost+found"), { mode: 0o700 });
   for (let i = 0; i < 6; i++) {
@@ -361,7 +361,7 @@ describe("replication jobs under hostile conditions", () => {
 
   it.concurrent("an intermediate instance released by mistake mid-copy: the job says so, and a retry starts a new one and ends exact", async () => {
     const source = sources[0] as (typeof sources)[number];
-    const id = await createJob(source.id, "released", 16);
+    const id = await createJob(source.id, "released", 24);
     const copying = await waitJob(id, "copying", (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 8 * 2 ** 20, 5 * 60_000);
     const first = copying.TransitionInstanceId as string;
     expect(first).toMatch(/^i-local-[0-9a-f]{12}$/);
