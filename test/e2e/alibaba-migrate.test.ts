@@ -6,7 +6,8 @@
 // snapshotted, made a custom image, and that image boots under QEMU (the
 // fake's instance) to multi-user with its data disk mounted. The same source
 // then goes onto an existing instance (seed 003): its disks get the copy, the
-// migration test boots it, and --test-only rolls it back to its snapshots.
+// migration test boots it, and --test-only rolls it back to its snapshots and
+// puts the destination's own user data back (the receiver's key and token leave it).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
+import { createAlibabaProvider, parseUserData } from "@hoist/providers";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HOIST = join(ROOT, "apps/hoist/bin/hoist");
@@ -72,6 +74,7 @@ beforeAll(async () => {
   for (const [dir, image] of [
     [workdir, IMAGE],
     [join(base, "work-instance"), "web01-onto-instance"],
+    [join(base, "work-big-user-data"), "web01-big-user-data"],
   ] as const) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
@@ -129,6 +132,20 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     expect(grep.status).toBe(1);
   });
 
+  it("refuses an existing instance whose own user data leaves no room for the receiver's, before changing anything", async () => {
+    const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20] });
+    const own = Buffer.from(`#!/bin/sh\n# ${"x".repeat(30 * 1024)}\n`).toString("base64");
+    fake.instances.get(dest)!.userData = own;
+    const r = await hoist([...flags(join(base, "work-big-user-data")), "--target", "instance", "--destination-instance", dest], 10 * 60_000);
+    expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toContain("Destination.UserDataTooLarge");
+    const changes = fake.calls.filter((c) => c.product === "ecs" && c.params["InstanceId"] === dest && ["StopInstance", "ModifyInstanceAttribute", "AttachDisk", "CreateSnapshot"].includes(c.action));
+    expect(changes).toEqual([]);
+    expect([...fake.snapshots.values()].some((s) => s.name.startsWith("hoist-before-"))).toBe(false);
+    expect(fake.instances.get(dest)?.status).toBe("Running");
+    expect(fake.instances.get(dest)?.userData).toBe(own);
+  });
+
   it("migrates onto an existing instance: its disks get the copy, the migration test boots it, and --test-only rolls it back", async () => {
     const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20] });
     const disksOf = () => [...fake.disks.values()].filter((d) => d.instanceId === dest);
@@ -147,8 +164,23 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     const data = disksOf().find((d) => d.type === "data")!;
     at1MiB(sys.file, "the destination's own system");
     at1MiB(data.file, "the destination's own data");
+    // The user's own user data on the destination, which Hoist replaces for the run and must put back.
+    const ownUserData = Buffer.from("#cloud-config\nruncmd:\n  - echo the destination's own user data > /etc/motd\n").toString("base64");
+    fake.instances.get(dest)!.userData = ownUserData;
+    const receiverSecrets: string[] = [];
 
-    const r = await hoist([...flags(join(base, "work-instance")), "--target", "instance", "--destination-instance", dest, "--test-only", "--compression", "0"]);
+    const run = hoist([...flags(join(base, "work-instance")), "--target", "instance", "--destination-instance", dest, "--test-only", "--compression", "0"]);
+    // While the receiver runs on the destination, its user data is Hoist's script: keep its admin token and key to look for them afterwards.
+    let ended = false;
+    void run.then(() => (ended = true));
+    for (let i = 0; i < 3000 && receiverSecrets.length === 0 && !ended; i++) {
+      const script = Buffer.from(fake.instances.get(dest)?.userData ?? "", "base64").toString("utf8");
+      if (script.includes("hoist-receiver.service")) {
+        const boot = parseUserData(script);
+        receiverSecrets.push(boot.adminToken, boot.keyPem.trim());
+      } else await new Promise((res) => setTimeout(res, 200));
+    }
+    const r = await run;
     expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toMatch(/booted to multi-user/);
 
@@ -175,5 +207,15 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     expect([...fake.snapshots.values()].some((s) => s.name.startsWith("hoist-before-"))).toBe(false);
     expect([...fake.images.values()].some((i) => i.name.startsWith("hoist-rollback-"))).toBe(false);
     expect(fake.instances.has(dest)).toBe(true);
+    // The destination's user data is exactly its own again: neither the receiver's admin token nor any private key is left in it.
+    expect(receiverSecrets).toHaveLength(2);
+    // Read as a user would: DescribeUserData through the SDK, signed with the user's key.
+    const api = createAlibabaProvider({ credentials: { accessKeyId: AK, accessKeySecret: SECRET, source: "test" }, regionId: "cn-hangzhou", endpointOverride: fake.endpoint, receiverBundleUrl: "https://bundles.example.invalid/hoist.mjs" }).api;
+    const desc = await api.rpc("ecs", "DescribeUserData", { InstanceId: dest });
+    expect(desc["UserData"]).toBe(ownUserData);
+    const left = Buffer.from(String(desc["UserData"]), "base64").toString("utf8");
+    for (const secret of receiverSecrets) expect(left).not.toContain(secret);
+    expect(left).not.toMatch(/PRIVATE KEY/);
+    expect(actions.lastIndexOf("ModifyInstanceAttribute")).toBeGreaterThan(actions.indexOf("ModifyInstanceAttribute"));
   });
 });

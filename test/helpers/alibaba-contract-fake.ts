@@ -741,6 +741,7 @@ export class AlibabaContractFake {
         if (!inst) throw this.err("InvalidInstanceId.NotFound", "no such instance", 404);
         if (p["UserData"] !== undefined) {
           if (inst.status !== "Stopped") throw this.err("IncorrectInstanceStatus", "user data can be changed only on a stopped instance");
+          if (Buffer.from(p["UserData"], "base64").length > 32 * 1024) throw this.err("InvalidUserData.SizeExceeded", "UserData must be at most 32 KB");
           inst.userData = p["UserData"];
         }
         return {};

@@ -19,7 +19,7 @@ import type { AlibabaCredentials } from "./credentials";
 import type { RetryPolicy } from "./errors";
 import { judgeConsole } from "./console";
 import { type AlibabaTarget, assertDestinationFits, assertEnsLimits, type DestinationDisk } from "./targets";
-import { parseUserData, renderUserData } from "./user-data";
+import { originalUserData, parseUserData, renderUserData, USER_DATA_MAX_BYTES } from "./user-data";
 
 export const INTERMEDIATE_INSTANCE_NAME = "No_Delete_SMC_Transition_Instance";
 export const TEMP_DISK_NAME = "SMC_Temp_Disk";
@@ -436,6 +436,19 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     const disks = await destinationDisks(instanceId);
     if (!plan) throw new HoistError("Destination.NoPlan", "migrating onto an existing instance needs the target plan to check it first");
     assertDestinationFits({ instanceId, osType: str(inst["OSType"]), disks }, plan);
+    // The destination's own user data rides in Hoist's script (a rerun finds it there) and is put back when the migration ends.
+    const current = str((await ecs("DescribeUserData", { InstanceId: instanceId }))["UserData"]);
+    const original = originalUserData(Buffer.from(current, "base64").toString("utf8")) ?? current;
+    const identity = await newReceiverIdentity();
+    const script = renderUserData({ ...identity, controlPort: ports.control, dataPort: ports.data, bundleUrl: bundleUrl() }, original);
+    const scriptBytes = Buffer.byteLength(script, "utf8");
+    if (scriptBytes > USER_DATA_MAX_BYTES) {
+      throw new HoistError(
+        "Destination.UserDataTooLarge",
+        `instance ${instanceId}'s own user data (${Buffer.from(original, "base64").length} bytes) and Hoist's receiver script together take ${scriptBytes} bytes, more than ECS's ${USER_DATA_MAX_BYTES}-byte limit; nothing was changed`,
+        { fix: "Keep a copy of the instance's user data, shorten it (or clear it) with ModifyInstanceAttribute, run hoist migrate again, and set it back after the migration." },
+      );
+    }
     // Snapshots of every disk first, so a failed or test-only migration can be rolled back.
     const have = await rollbackSnapshots(instanceId);
     for (const d of disks) {
@@ -447,9 +460,7 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
       await waitInstanceStatus(instanceId, "Stopped");
     }
     await tempDisk(instanceId, str(inst["ZoneId"]), plan.disks.find((d) => d.key === "system")?.sizeGiB ?? 20);
-    const identity = await newReceiverIdentity();
-    const userData = Buffer.from(renderUserData({ ...identity, controlPort: ports.control, dataPort: ports.data, bundleUrl: bundleUrl() })).toString("base64");
-    await ecs("ModifyInstanceAttribute", { InstanceId: instanceId, UserData: userData });
+    await ecs("ModifyInstanceAttribute", { InstanceId: instanceId, UserData: Buffer.from(script, "utf8").toString("base64") });
     await ecs("StartInstance", { InstanceId: instanceId });
     const running = await waitInstanceStatus(instanceId, "Running");
     log.info("destination instance runs the receiver", { instanceId, label });
@@ -476,9 +487,34 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     }
   }
 
+  /**
+   * Puts the destination's own user data back in place of Hoist's script (which holds the receiver's key
+   * and admin token). ECS changes user data only on a stopped instance: it is stopped for that, and
+   * started again afterwards when `restart` says so and it was running.
+   */
+  async function restoreUserData(instanceId: string, restart = false): Promise<void> {
+    const current = str((await ecs("DescribeUserData", { InstanceId: instanceId }))["UserData"]);
+    const original = originalUserData(Buffer.from(current, "base64").toString("utf8"));
+    if (original === null) return;
+    const inst = await describeInstance(instanceId);
+    if (!inst) return;
+    const wasRunning = str(inst["Status"]) !== "Stopped";
+    if (wasRunning) {
+      await ecs("StopInstance", { InstanceId: instanceId });
+      await waitInstanceStatus(instanceId, "Stopped");
+    }
+    await ecs("ModifyInstanceAttribute", { InstanceId: instanceId, UserData: original });
+    log.info("the destination's own user data is back in place of the receiver's", { instanceId });
+    if (restart && wasRunning) {
+      await ecs("StartInstance", { InstanceId: instanceId });
+      await waitInstanceStatus(instanceId, "Running");
+    }
+  }
+
   async function rollbackDestination(): Promise<void> {
     if (target.kind !== "instance") return;
     const id = target.instanceId;
+    await restoreUserData(id);
     const snaps = await rollbackSnapshots(id);
     if (snaps.length === 0) return;
     const inst = await describeInstance(id);
@@ -741,7 +777,8 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
 
     async releaseIntermediateInstance(instanceId) {
       if (target.kind === "instance") {
-        // The destination stays; its temporary disk and the rollback snapshots go.
+        // The destination stays, with its own user data; its temporary disk and the rollback snapshots go.
+        await restoreUserData(instanceId, true);
         await dropTempDisks(instanceId);
         for (const s of await rollbackSnapshots(instanceId)) await ecs("DeleteSnapshot", { SnapshotId: str(s["SnapshotId"]), Force: true });
         return;
@@ -792,6 +829,8 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
         await ecs("ReplaceSystemDisk", { InstanceId: target.instanceId, ImageId: imageId, SystemDisk: { Size: Math.max(20, Math.ceil(system.sizeBytes / GiB)) } });
         // The temporary disk holds a second copy of the new system disk (the same filesystem UUIDs): it goes before the test boot.
         await dropTempDisks(target.instanceId);
+        // The receiver's work is done: its key and token leave the instance before the migrated system first boots there.
+        await restoreUserData(target.instanceId);
         return info(row);
       }
       const { imageId, row } = await makeEcsImage(request);

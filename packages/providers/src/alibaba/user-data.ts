@@ -4,6 +4,9 @@
 // instance exists), installs what the receiver needs, fetches the hoist
 // bundle and starts `hoist receiver` as a service on the migration ports.
 // The provider reads it back with DescribeUserData to find the receiver again.
+// On an existing destination instance the script also carries the instance's
+// own user data (base64, in a marked comment line), so that it can be put back
+// when the migration ends, even by a later run after hoist itself died.
 import { HoistError } from "@hoist/protocol";
 
 export const RECEIVER_STATE_DIR = "/var/lib/hoist/receiver";
@@ -20,10 +23,21 @@ export interface ReceiverBootstrap {
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
-export function renderUserData(b: ReceiverBootstrap): string {
+/** ECS's limit on user data, in bytes before base64. */
+export const USER_DATA_MAX_BYTES = 32 * 1024;
+
+/** The comment line that holds a destination's own user data (as DescribeUserData returns it: base64). */
+const ORIGINAL_MARKER = "# hoist-original-user-data: ";
+
+/**
+ * Hoist's script. `originalUserData` (base64, "" for none) is the destination instance's own user data,
+ * kept in the script so it can be restored later; an intermediate instance of Hoist's own has none.
+ */
+export function renderUserData(b: ReceiverBootstrap, originalUserData?: string): string {
   return [
     "#!/bin/sh",
     "# Hoist intermediate instance: start the receiver (ports for the agent: control and data).",
+    ...(originalUserData === undefined ? [] : [`${ORIGINAL_MARKER}${originalUserData}`]),
     "set -eu",
     `STATE=${RECEIVER_STATE_DIR}`,
     'install -d -m 0700 "$STATE"',
@@ -48,6 +62,21 @@ export function renderUserData(b: ReceiverBootstrap): string {
     "systemctl enable --now hoist-receiver.service",
     "",
   ].join("\n");
+}
+
+/** Whether user data (decoded) is Hoist's receiver script. */
+export function isHoistUserData(text: string): boolean {
+  return text.startsWith("#!/bin/sh\n# Hoist intermediate instance:") || text.includes("hoist-receiver.service");
+}
+
+/**
+ * The instance's own user data (base64, "" for none) that Hoist's script keeps, or null when the text
+ * is not Hoist's script (it is then the instance's own). A Hoist script without the line kept nothing: "".
+ */
+export function originalUserData(text: string): string | null {
+  if (!isHoistUserData(text)) return null;
+  const m = new RegExp(`^${ORIGINAL_MARKER}([A-Za-z0-9+/=]*)$`, "m").exec(text);
+  return m?.[1] ?? "";
 }
 
 /** The facts the provider needs back from an instance's user data (never logged: it holds the admin token and key). */
