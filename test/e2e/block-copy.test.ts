@@ -122,6 +122,9 @@ function targetDevice(job: Job): string {
 function fsckTarget(job: Job, fs: "ext4" | "xfs"): { code: number; output: string } {
   const dev = targetDevice(job);
   sh("umount", [job.target]);
+  // Drop the device's page cache: reads made before the last mount (the receiver's verification,
+  // its own check) must not hide what the filesystem wrote since.
+  sh("blockdev", ["--flushbufs", dev]);
   try {
     const r = fs === "ext4" ? spawnResult("e2fsck", ["-f", "-n", dev]) : spawnResult("xfs_repair", ["-n", dev]);
     return r;

@@ -158,7 +158,7 @@ describe("the web console", () => {
       Name: 'Name must be text of 1–128 characters, without control characters, not starting with http:// or https:// (got "")',
       ImageName: 'ImageName must be 2–96 letters, digits, ".", "_" or "-", starting with a letter (got "9-starts-with-a-digit")',
       SystemDiskSize: "SystemDiskSize must be a whole number of GiB from 20 to 2048 (got 5)",
-      DataDisks: 'DataDisks[0].SourcePath must be an absolute folder written without "..", "." or a trailing "/" (got "srv/app")',
+      DataDisks: 'DataDisks[0].SourcePath must be an absolute folder of at most 4096 characters written without "..", "." or a trailing "/" (got "srv/app")',
       RateLimit: 'RateLimit must be a whole number of Mbit/s from 0 to 100000 (got "fast")',
       CompressLevel: "CompressLevel must be a whole number from 0 to 10 (got 11)",
       Ssl: 'Ssl "Off" is not offered: data always travels in TLS',
