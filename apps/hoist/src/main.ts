@@ -3,6 +3,10 @@
 // builds the command tree and reports failures with their stable codes.
 import { reportCliError, runCli } from "./program";
 
+// Node opens its debugger on SIGUSR1; an agent or server runs as root with
+// tokens in memory, so that signal does nothing here.
+process.on("SIGUSR1", () => {});
+
 try {
   await runCli(process.argv);
 } catch (e) {

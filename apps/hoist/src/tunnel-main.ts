@@ -3,8 +3,9 @@
 // starts faster and holds far less memory than the full CLI would.
 // `hoist tunnel` does the same from the full bundle.
 import { isHoistError } from "@hoist/protocol";
-import { parseTunnelEnv, remoteCommandFromRshArgs, runTunnel, TUNNEL_ENV } from "@hoist/transport";
+import { endOnRsyncCleanupSignal, parseTunnelEnv, remoteCommandFromRshArgs, runTunnel, TUNNEL_ENV } from "@hoist/transport";
 
+endOnRsyncCleanupSignal();
 try {
   await runTunnel({ env: parseTunnelEnv(process.env[TUNNEL_ENV]), command: remoteCommandFromRshArgs(process.argv.slice(2)) });
 } catch (e) {

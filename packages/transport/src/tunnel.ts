@@ -99,6 +99,16 @@ function forwardStream(source: Readable, sink: Writable, onEnd: () => void): Rea
   return source;
 }
 
+/**
+ * rsync signals its remote shell with SIGUSR1 when it gives up on a copy. Node's
+ * default for that signal is to open its debugger on 127.0.0.1:9229, which on a
+ * source server would let any local user run code as the agent (and read the job
+ * token), and leaves the tunnel running. The tunnel process ends instead.
+ */
+export function endOnRsyncCleanupSignal(): void {
+  process.on("SIGUSR1", () => process.exit(1));
+}
+
 /** Resolves when both directions are closed. */
 export async function runTunnel(options: TunnelOptions): Promise<void> {
   const { env } = options;

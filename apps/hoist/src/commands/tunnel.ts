@@ -1,4 +1,4 @@
-import { parseTunnelEnv, remoteCommandFromRshArgs, runTunnel, TUNNEL_ENV } from "@hoist/transport";
+import { endOnRsyncCleanupSignal, parseTunnelEnv, remoteCommandFromRshArgs, runTunnel, TUNNEL_ENV } from "@hoist/transport";
 import type { Command } from "commander";
 
 // rsync's remote shell (`rsync -e "hoist tunnel" … hoist::MODULE`); the
@@ -11,6 +11,7 @@ export function registerTunnelCommand(program: Command): void {
     .helpOption(false)
     .argument("[args...]", "what rsync passes: [-l user] HOST rsync --server --daemon .")
     .action(async (args: string[]) => {
+      endOnRsyncCleanupSignal();
       const env = parseTunnelEnv(process.env[TUNNEL_ENV]);
       await runTunnel({ env, command: remoteCommandFromRshArgs(args) });
     });

@@ -41,6 +41,8 @@ describe("rsync exit codes", () => {
     expect(interpretRsyncExit(23, null, "").error?.code).toBe("Transfer.Partial");
     expect(interpretRsyncExit(11, null, 'write failed on "x": No space left on device (28)').error?.code).toBe("Receiver.DiskFull");
     expect(interpretRsyncExit(11, null, "rsync: [sender] write error: Broken pipe (32)\nrsync error: error in file IO (code 11)").error?.code).toBe("Transfer.ConnectionLost");
+    // One of several streams cut by the same full disk: its sender died before printing anything.
+    expect(interpretRsyncExit(11, null, "").error?.code).toBe("Transfer.ConnectionLost");
     expect(interpretRsyncExit(11, null, 'rsync: read errors mapping "/x": Input/output error (5)').error?.code).toBe("Transfer.FileIO");
     expect(interpretRsyncExit(12, null, "Error Receiver.Unauthorized: the token is missing").error).toMatchObject({ code: "Receiver.Unauthorized", retryable: false });
     // A refusal keeps the fix the tunnel printed, or says what to do about a full target when it printed none.

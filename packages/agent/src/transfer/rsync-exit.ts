@@ -67,7 +67,9 @@ export function interpretRsyncExit(code: number | null, signal: string | null, s
       };
     case 11:
       // The sender's write into the tunnel failed: the receiver went away, not a local file.
-      if (/write error: Broken pipe|connection unexpectedly closed/.test(stderr)) {
+      // A sender that dies of the broken pipe before it can say so leaves nothing on stderr;
+      // a local file error always names the file.
+      if (/write error: (Broken pipe|Connection reset)|connection unexpectedly closed/.test(stderr) || tail === "") {
         return {
           ok: false,
           vanished: false,

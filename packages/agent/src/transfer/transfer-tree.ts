@@ -234,7 +234,11 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
     const exits = await Promise.all(runs.map((r) => r.done));
     if (signal?.aborted) throw abortedError(options.module);
     const outcomes = exits.map((o) => interpretRsyncExit(o.code, o.signal, o.stderr));
-    const failed = outcomes.find((o) => !o.ok && o.error?.code === "Receiver.DiskFull") ?? outcomes.find((o) => !o.ok);
+    // Of several failed streams, the one that says most: a full disk, then anything but a bare file I/O error.
+    const failed =
+      outcomes.find((o) => !o.ok && o.error?.code === "Receiver.DiskFull") ??
+      outcomes.find((o) => !o.ok && o.error?.code !== "Transfer.FileIO") ??
+      outcomes.find((o) => !o.ok);
     if (failed?.error) throw failed.error;
     let vanished = outcomes.some((o) => o.vanished);
     if (plan.length > 1) {
