@@ -128,6 +128,8 @@ export class Orchestrator implements JobWork {
   private readonly leaseSeconds: number;
   private readonly hourSeconds: number;
   private closed = false;
+  /** Jobs a queue worker of this replica is moving right now. */
+  private readonly advancing = new Set<string>();
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.db = opts.db;
@@ -189,6 +191,22 @@ export class Orchestrator implements JobWork {
   // --- The queue's handler.
 
   async advance(jobId: string): Promise<void> {
+    // The queue's workers share this replica's lease: a second message for a job this
+    // replica is already moving (a restart's resume, an agent's result, the API) only
+    // asks the running loop for another look; two loops would run one step twice.
+    if (this.advancing.has(jobId)) {
+      await this.db.query("update replication_jobs set wake = true where job_id = $1", [jobId]);
+      return;
+    }
+    this.advancing.add(jobId);
+    try {
+      await this.advanceClaimed(jobId);
+    } finally {
+      this.advancing.delete(jobId);
+    }
+  }
+
+  private async advanceClaimed(jobId: string): Promise<void> {
     if (!(await this.claim(jobId))) {
       await this.db.query("update replication_jobs set wake = true where job_id = $1", [jobId]);
       // The holder may have let go between the two statements; try once more.
