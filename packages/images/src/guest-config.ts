@@ -38,12 +38,17 @@ export const VERIFY_SCRIPT_PATH = "/usr/local/sbin/hoist-verify";
 /**
  * Prints the mounted filesystems and failed units on one line to the serial port. Reads only.
  * Data disks are mounted with nofail, so multi-user does not wait for them: the report first
- * waits (at most 3 minutes) until no mount is still being mounted.
+ * waits (at most 3 minutes) until no mount is still being mounted and no mount or device job
+ * is still queued (a mount waits in the queue for its device, e.g. an LV not yet activated).
  */
 export const VERIFY_SCRIPT = `#!/bin/sh
 # Reports, once per boot, what a migration check needs to see on the serial console.
+busy() {
+  systemctl list-units --type=mount --state=activating --no-legend --plain 2>/dev/null
+  systemctl list-jobs --no-legend 2>/dev/null | grep -E '[.](mount|device)[[:space:]]'
+}
 i=0
-while [ $i -lt 180 ] && [ -n "$(systemctl list-units --type=mount --state=activating --no-legend --plain 2>/dev/null)" ]; do
+while [ $i -lt 180 ] && [ -n "$(busy)" ]; do
   sleep 1
   i=$((i + 1))
 done
