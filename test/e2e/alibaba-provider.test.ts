@@ -207,9 +207,14 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(fake.instances.size).toBe(0);
   });
 
-  it("makes an ENS image through the transit bucket (seed 004), then deletes the intermediate ECS image and every exported object", async () => {
-    fake.addBucket("transit-ens", "cn-hangzhou");
-    const p = provider({ target: { kind: "ens", ensRegionId: "cn-beijing", transitBucket: "transit-ens" } });
+  // ExportImage honours ImageFormat in some regions only (qcow2 in Singapore); elsewhere it writes RAW, and the import says so.
+  it.each([
+    ["cn-hangzhou", "raw"],
+    ["ap-southeast-1", "qcow2"],
+  ])("makes an ENS image with every disk through a transit bucket in %s (%s export, seed 004), then deletes the intermediate ECS image and every exported object", async (transit, format) => {
+    const bucket = `transit-ens-${format}`;
+    fake.addBucket(bucket, transit);
+    const p = provider({ target: { kind: "ens", ensRegionId: "cn-beijing", transitBucket: bucket } });
     const small: TargetPlan = {
       bootMode: "bios",
       lvm: false,
@@ -218,17 +223,17 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
         { key: "disk1", sizeGiB: 1, table: "mbr", partitions: [{ key: "disk1-p1", role: "data", mountPoint: "/data", fs: "ext4", sizeMiB: null, uuid: randomUUID() }], sourcePath: "/data", usedBytes: 2 ** 20 },
       ],
     };
-    const inst = await p.createIntermediateInstance({ region: "cn-hangzhou", label: "web01-ens", plan: small, inventory: inventory() });
+    const inst = await p.createIntermediateInstance({ region: transit, label: `web01-ens-${format}`, plan: small, inventory: inventory() });
     // The receiver lays the target disks out as a migration would, and hands them over.
     const endpoint = { host: inst.host, port: inst.controlPort, fingerprint: inst.fingerprint };
     const admin = createControlClient({ ...endpoint, token: inst.adminToken, timeoutMs: 300_000 });
-    const { jobId, token } = await admin.json<{ jobId: string; token: string }>("POST", "/v1/jobs", { plan: small, label: "web01-ens" });
+    const { jobId, token } = await admin.json<{ jobId: string; token: string }>("POST", "/v1/jobs", { plan: small, label: `web01-ens-${format}` });
     const job = createControlClient({ ...endpoint, token, timeoutMs: 300_000 });
     await job.json("POST", `/v1/jobs/${jobId}/prepare`, {});
     const { disks } = await job.json<{ disks: { key: string; rawPath: string; sizeBytes: number }[] }>("POST", `/v1/jobs/${jobId}/detach`, {});
     const before = fake.calls.length;
     // No boot check follows (--no-verify): the ENS image is made with the ECS image.
-    await p.createImage({ name: "web01-ens", instanceId: inst.instanceId, region: "cn-hangzhou", disks, plan: small, inventory: inventory(), conversion: null, verify: false });
+    await p.createImage({ name: `web01-ens-${format}`, instanceId: inst.instanceId, region: transit, disks, plan: small, inventory: inventory(), conversion: null, verify: false });
     const calls = fake.calls.slice(before);
     const actions = calls.map((c) => c.action);
     for (const [a, b] of [
@@ -240,20 +245,39 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
       expect(actions.indexOf(a), `${a} before ${b}`).toBeLessThan(actions.indexOf(b));
     }
     const exported = calls.find((c) => c.action === "ExportImage")!;
-    expect(exported.params).toMatchObject({ RegionId: "cn-hangzhou", OSSBucket: "transit-ens", ImageFormat: "RAW" });
+    expect(exported.params).toMatchObject({ RegionId: transit, OSSBucket: bucket, ImageFormat: "qcow2" });
     const imported = calls.find((c) => c.action === "ImportImage")!;
     expect(imported.product).toBe("ens");
-    expect(imported.params).toMatchObject({ RegionId: "cn-beijing", ImageName: "web01-ens", OssBucket: "transit-ens", OssRegion: "cn-hangzhou", OSType: "linux" });
-    expect(imported.params["OssObject"]).toMatch(new RegExp(`^${exported.params["OSSPrefix"]}.*system`));
-    expect([...fake.ensImages.values()].map((i) => [i["ImageName"], i["RegionId"]])).toEqual([["web01-ens", "cn-beijing"]]);
-    expect(await p.imageExists("web01-ens", "cn-hangzhou")).toBe(true);
+    expect(imported.params).toMatchObject({
+      RegionId: "cn-beijing",
+      ImageName: `web01-ens-${format}`,
+      ComputeType: "ens_vm",
+      OSType: "linux",
+      Architecture: "x86_64",
+      ImageFormat: format,
+      OSSBucket: bucket,
+      OSSRegion: transit,
+      "DiskDeviceMapping.1.OSSBucket": bucket,
+      "DiskDeviceMapping.1.OSSRegion": transit,
+      "DiskDeviceMapping.1.TargetOSSRegionId": "cn-beijing",
+      "DiskDeviceMapping.2.TargetOSSRegionId": "cn-beijing",
+    });
+    // The system disk first, then the data disk; the fake checked each object is really in that format.
+    expect(imported.params["OSSObject"]).toMatch(new RegExp(`^${exported.params["OSSPrefix"]}.*system\\.${format}$`));
+    expect(imported.params["DiskDeviceMapping.1.OSSObject"]).toBe(imported.params["OSSObject"]);
+    expect(imported.params["DiskDeviceMapping.2.OSSObject"]).toMatch(new RegExp(`^${exported.params["OSSPrefix"]}.*data.*\\.${format}$`));
+    expect(imported.params["DiskDeviceMapping.3.OSSObject"]).toBeUndefined();
+    const ensImage = [...fake.ensImages.values()].find((i) => i["ImageName"] === `web01-ens-${format}`);
+    expect(ensImage).toMatchObject({ RegionId: "cn-beijing", ImageFormat: format });
+    expect(ensImage?.["disks"]).toHaveLength(2);
+    expect(await p.imageExists(`web01-ens-${format}`, transit)).toBe(true);
     // The ECS image in the transit region (with its snapshots) and the exported objects (one per disk) were temporary.
-    expect([...fake.images.values()].some((i) => i.name === "web01-ens")).toBe(false);
+    expect([...fake.images.values()].some((i) => i.name === `web01-ens-${format}`)).toBe(false);
     expect(fake.snapshots.size).toBe(0);
     expect(calls.filter((c) => c.action === "DeleteObject")).toHaveLength(2);
-    expect(fake.buckets.get("transit-ens")?.objects.size).toBe(0);
+    expect(fake.buckets.get(bucket)?.objects.size).toBe(0);
     await admin.call("DELETE", `/v1/jobs/${jobId}`);
-    await p.releaseIntermediateInstance(inst.instanceId);
+    await p.releaseIntermediateInstance(inst.instanceId, { region: transit });
     expect(fake.instances.has(inst.instanceId)).toBe(false);
     expect([...fake.disks.values()].filter((d) => d.name.startsWith("hoist-"))).toEqual([]);
   });

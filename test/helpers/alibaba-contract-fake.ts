@@ -20,7 +20,7 @@
 // its copy is done; an instance boots once its disks are).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, readdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { parseUserData, startReceiver, stopReceiver } from "@hoist/providers";
@@ -59,7 +59,7 @@ const REQUIRED: Record<string, string[]> = {
   "vpc:DeleteVpc": ["VpcId"],
   "vpc:CreateVSwitch": ["VpcId", "ZoneId", "CidrBlock"],
   "vpc:DeleteVSwitch": ["VSwitchId"],
-  "ens:ImportImage": ["ImageName", "OssBucket", "OssObject", "OssRegion", "OSType"],
+  "ens:ImportImage": ["ImageName", "ComputeType", "OSType", "ImageFormat", "Architecture"],
 };
 const KNOWN = new Set([
   ...Object.keys(REQUIRED),
@@ -73,6 +73,10 @@ const KNOWN = new Set([
   "vpc:DescribeVSwitches",
   "ens:DescribeImages",
 ]);
+
+/** ExportImage's ImageFormat values, and the regions where it is honoured (elsewhere the export is RAW). */
+const EXPORT_FORMATS = ["raw", "vhd", "qcow2", "vmdk", "vdi"];
+const EXPORT_FORMAT_REGIONS = ["ap-northeast-1", "ap-southeast-5", "eu-central-1", "me-east-1", "us-east-1", "eu-west-1", "ap-southeast-1", "ap-southeast-3", "us-west-1"];
 
 /** Parameters naming one resource, each checked to be in the request's region. */
 const ID_PARAMS = ["InstanceId", "DiskId", "SnapshotId", "ImageId", "VpcId", "VSwitchId", "SecurityGroupId", "ResourceId"];
@@ -491,6 +495,38 @@ export class AlibabaContractFake {
   }
 
   /** A sparse copy that does not hold up the event loop; close() waits for those still running. */
+  /** Every `name.N.*` group of a flattened array parameter, in order. */
+  private entries(params: Record<string, string>, name: string): Record<string, string>[] {
+    const out: Record<string, string>[] = [];
+    for (let i = 1; Object.keys(params).some((k) => k.startsWith(`${name}.${i}.`)); i++) {
+      const item: Record<string, string> = {};
+      for (const [k, v] of Object.entries(params)) if (k.startsWith(`${name}.${i}.`)) item[k.slice(`${name}.${i}.`.length)] = v;
+      out.push(item);
+    }
+    return out;
+  }
+
+  private convert(src: string, format: string, dst: string): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      const q = spawn("qemu-img", ["convert", "-f", "raw", "-O", format, src, dst], { stdio: "ignore" });
+      q.on("error", reject);
+      q.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`qemu-img convert ${src} exited with ${code}`))));
+    });
+    return this.track(done);
+  }
+
+  /** What an object really holds: qcow2 files start with "QFI\xfb". */
+  private formatOf(file: string): string {
+    const head = Buffer.alloc(4);
+    const fd = openSync(file, "r");
+    try {
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+    return head.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? "qcow2" : "raw";
+  }
+
   private copy(src: string, dst: string): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       const cp = spawn("cp", ["--sparse=always", src, dst], { stdio: "ignore" });
@@ -856,12 +892,18 @@ export class AlibabaContractFake {
         if (!i) throw this.err("InvalidImageId.NotFound", "no such image", 404);
         if (!b) throw this.err("InvalidOSSBucket.NotFound", "no such bucket", 404);
         if (b.region !== region) throw this.err("InvalidOSSBucket.RegionMismatch", "the bucket is in another region");
+        const format = (p["ImageFormat"] ?? "RAW").toLowerCase();
+        if (!EXPORT_FORMATS.includes(format)) throw this.err("InvalidImageFormat.Malformed", `ImageFormat ${p["ImageFormat"]} is not one of ${EXPORT_FORMATS.join(", ")}`);
+        // ImageFormat is honoured only in some regions; elsewhere the export is RAW.
+        const ext = EXPORT_FORMAT_REGIONS.includes(region) ? format : "raw";
         const task = { status: "Processing", polled: false };
         const writes = i.mappings.map(async (m, n) => {
-          const key = `${p["OSSPrefix"] ?? ""}${i.name}_${m.type === "system" ? "system" : `data_${n}`}.raw`;
+          const key = `${p["OSSPrefix"] ?? ""}${i.name}_${m.type === "system" ? "system" : `data_${n}`}.${ext}`;
           const file = join(this.options.dir, "oss", p["OSSBucket"] ?? "", randomBytes(6).toString("hex"));
           const snap = this.snapshots.get(m.snapshotId);
-          await this.copy(snap ? await this.snapshotFile(snap) : "/dev/null", file);
+          const from = snap ? await this.snapshotFile(snap) : "/dev/null";
+          if (ext === "raw") await this.copy(from, file);
+          else await this.convert(from, ext, file);
           b.objects.set(key, file);
         });
         this.track(Promise.all(writes).then(() => undefined)).then(
@@ -910,16 +952,30 @@ export class AlibabaContractFake {
         return {};
       }
       case "ens:ImportImage": {
-        const b = this.buckets.get(p["OssBucket"] ?? "");
-        if (!b?.objects.has(p["OssObject"] ?? "")) throw this.err("InvalidOssObject.NotFound", "the object does not exist", 404);
-        if (b.region !== p["OssRegion"]) throw this.err("InvalidOssRegion", "the bucket is not in OssRegion");
+        if (p["ComputeType"] !== "ens_vm") throw this.err("InvalidParameter.ComputeType", "ComputeType must be ens_vm");
+        if (p["OSType"] !== "linux") throw this.err("InvalidParameter.OSType", "only linux images can be imported");
+        if (p["Architecture"] !== "x86_64") throw this.err("InvalidParameter.Architecture", "only x86_64 images can be imported");
+        if (!["qcow2", "raw"].includes(p["ImageFormat"] ?? "")) throw this.err("InvalidParameter.ImageFormat", `ImageFormat ${p["ImageFormat"]} is not qcow2 or raw`);
+        const mappings = this.entries(p, "DiskDeviceMapping");
+        const sources: Record<string, string | undefined>[] = [{ OSSRegion: p["OSSRegion"], OSSBucket: p["OSSBucket"], OSSObject: p["OSSObject"] }, ...mappings];
+        for (const m of sources) {
+          const b = this.buckets.get(m["OSSBucket"] ?? "");
+          const file = b?.objects.get(m["OSSObject"] ?? "");
+          if (!b || !file) throw this.err("InvalidOSSObject.NotFound", `the object ${m["OSSObject"]} does not exist`, 404);
+          if (b.region !== m["OSSRegion"]) throw this.err("InvalidOSSRegion", "the bucket is not in OSSRegion");
+          if (m !== sources[0] && m["TargetOSSRegionId"] !== p["RegionId"]) throw this.err("InvalidParameter.TargetOSSRegionId", "TargetOSSRegionId must be the region the image is imported into");
+          const declared = (/\.qcow2$/.test(m["OSSObject"] ?? "") ? "qcow2" : "raw") === p["ImageFormat"];
+          if (!declared || this.formatOf(file) !== p["ImageFormat"]) throw this.err("InvalidParameter.ImageFormat", `${m["OSSObject"]} is not ${p["ImageFormat"]}`);
+        }
+        if (mappings.length && mappings[0]?.["OSSObject"] !== p["OSSObject"]) throw this.err("InvalidParameter.DiskDeviceMapping", "the first disk mapping must be the system disk");
         const id = this.id("m");
-        this.ensImages.set(id, { ImageId: id, ImageName: p["ImageName"], Status: "Creating", OSType: p["OSType"], RegionId: p["RegionId"], polled: false });
+        const disks = (mappings.length ? mappings : sources).map((m) => m["OSSObject"] ?? "");
+        this.ensImages.set(id, { ImageId: id, ImageName: p["ImageName"], Status: "Creating", OSType: p["OSType"], RegionId: p["RegionId"], ImageFormat: p["ImageFormat"], disks, polled: false });
         return { ImageId: id };
       }
       case "ens:DescribeImages": {
         const rows = [...this.ensImages.values()].filter((i) => (!p["ImageId"] || i["ImageId"] === p["ImageId"]) && (!p["ImageName"] || i["ImageName"] === p["ImageName"]));
-        const out = rows.map(({ polled, ...i }) => ({ ...i, Status: polled ? "Available" : i["Status"] }));
+        const out = rows.map(({ polled, disks, ...i }) => ({ ...i, Status: polled ? "Available" : i["Status"] }));
         for (const r of rows) r.polled = true;
         return { Images: { Image: out }, TotalCount: out.length };
       }

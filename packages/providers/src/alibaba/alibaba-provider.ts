@@ -118,6 +118,18 @@ function placementKey(o: AlibabaProviderOptions): string {
  * provider, which keeps one regional provider per distinct placement (region, network mode, VPC,
  * vSwitch, instance type) and sends each call to the one of the job it is for.
  */
+
+/**
+ * The objects an image export wrote, in disk order: the one named for the system disk, then the
+ * data disks by the number in their names.
+ */
+export function ensDiskObjects(objects: readonly string[]): string[] {
+  const number = (o: string) => Number(/data[_-]?(?:disk[_-]?)?(\d+)/i.exec(o.slice(o.lastIndexOf("/") + 1))?.[1] ?? Number.MAX_SAFE_INTEGER);
+  const system = objects.filter((o) => /system/i.test(o.slice(o.lastIndexOf("/") + 1)));
+  const data = objects.filter((o) => !system.includes(o)).sort((a, b) => number(a) - number(b) || a.localeCompare(b));
+  return [...system.slice(0, 1), ...data];
+}
+
 export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaProvider {
   const regional = new Map<string, AlibabaProvider>();
   const at = (placement?: Placement): AlibabaProvider => {
@@ -708,30 +720,48 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
   async function ensExport(name: string, imageId: string): Promise<void> {
     if (target.kind !== "ens") return;
     const prefix = `hoist-${name}-${randomBytes(4).toString("hex")}/`;
-    const task = await ecs("ExportImage", { ImageId: imageId, OSSBucket: target.transitBucket, OSSPrefix: prefix, ImageFormat: "RAW" });
+    // ENS imports qcow2; ExportImage writes it where the region offers a choice of format, RAW elsewhere.
+    const task = await ecs("ExportImage", { ImageId: imageId, OSSBucket: target.transitBucket, OSSPrefix: prefix, ImageFormat: "qcow2" });
     const taskId = str(task["TaskId"]);
     await waitFor(`export task ${taskId}`, async () => {
       const t = await ecs("DescribeTaskAttribute", { TaskId: taskId });
       if (str(t["TaskStatus"]) === "Failed") throw new HoistError("Alibaba.ExportFailed", `exporting image ${imageId} to oss://${target.transitBucket} failed`, { fix: "Grant ECS access to OSS (the AliyunECSImageExportDefaultRole) as the SMC console asks, then run again." });
       return str(t["TaskStatus"]) === "Finished" ? t : null;
     });
-    // ExportImage names the files itself; the unique prefix makes them ours to find.
+    // ExportImage names the files itself (one per disk); the unique prefix makes them ours to find.
     const objects = await api.ossListObjects(target.transitBucket, prefix, region);
-    const object = objects.find((o) => /system/i.test(o)) ?? objects[0];
-    if (!object) throw new HoistError("Alibaba.ExportFailed", `the export of image ${imageId} left nothing under oss://${target.transitBucket}/${prefix}`, { retryable: true });
-    const ens = await api.rpc("ens", "ImportImage", { ImageName: name, OssBucket: target.transitBucket, OssObject: object, OssRegion: region, OSType: "linux", ImageFormat: "raw", ComputeType: "x86" }, target.ensRegionId);
+    const ordered = ensDiskObjects(objects);
+    const system = ordered[0];
+    if (!system) throw new HoistError("Alibaba.ExportFailed", `the export of image ${imageId} left no system disk under oss://${target.transitBucket}/${prefix}`, { retryable: true });
+    const format = /\.qcow2$/i.test(system) ? "qcow2" : "raw";
+    const where = { OSSRegion: region, OSSBucket: target.transitBucket };
+    const ens = await api.rpc(
+      "ens",
+      "ImportImage",
+      {
+        ImageName: name,
+        ComputeType: "ens_vm",
+        OSType: "linux",
+        Architecture: "x86_64",
+        ImageFormat: format,
+        ...where,
+        OSSObject: system,
+        // Every disk of the image, the system disk first, into the ENS region.
+        DiskDeviceMapping: ordered.map((object) => ({ ...where, OSSObject: object, TargetOSSRegionId: target.ensRegionId })),
+      },
+      target.ensRegionId,
+    );
     const ensImageId = str(ens["ImageId"]);
     await waitFor(`ENS image ${ensImageId}`, async () => {
       const img = list((await api.rpc("ens", "DescribeImages", { ImageId: ensImageId }, target.ensRegionId))["Images"], "Image")[0];
-      if (img && /fail/i.test(str(img["Status"]))) throw new HoistError("Ens.ImportFailed", `ENS could not import ${object}`, { retryable: true });
+      if (img && /fail/i.test(str(img["Status"]))) throw new HoistError("Ens.ImportFailed", `ENS could not import ${system}`, { retryable: true });
       return img && str(img["Status"]) === "Available" ? img : null;
     });
-    // The intermediate ECS image and the exported object are temporary (seed 004).
+    // The intermediate ECS image and the exported objects are temporary (seed 004).
     const ecsImage = list((await ecs("DescribeImages", { ImageId: imageId, ImageOwnerAlias: "self" }))["Images"], "Image")[0];
     if (ecsImage) await deleteEcsImage(ecsImage);
-    // ExportImage writes one object per disk; every one under the prefix was temporary.
     for (const o of objects) await api.ossDeleteObject(target.transitBucket, o, region);
-    log.info("ENS image imported; intermediate image and transit object deleted", { ensImageId });
+    log.info("ENS image imported; intermediate image and transit objects deleted", { ensImageId, disks: ordered.length });
   }
 
   return {
