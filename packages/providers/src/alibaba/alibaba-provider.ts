@@ -113,13 +113,6 @@ function placementKey(o: AlibabaProviderOptions): string {
 }
 
 /**
- * The Alibaba Cloud provider. It acts where its options say, and where a call's placement says
- * when the call carries one: the control plane runs jobs in many regions and networks through one
- * provider, which keeps one regional provider per distinct placement (region, network mode, VPC,
- * vSwitch, instance type) and sends each call to the one of the job it is for.
- */
-
-/**
  * The objects an image export wrote, in disk order: the one named for the system disk, then the
  * data disks by the number in their names.
  */
@@ -130,6 +123,12 @@ export function ensDiskObjects(objects: readonly string[]): string[] {
   return [...system.slice(0, 1), ...data];
 }
 
+/**
+ * The Alibaba Cloud provider. It acts where its options say, and where a call's placement says
+ * when the call carries one: the control plane runs jobs in many regions and networks through one
+ * provider, which keeps one regional provider per distinct placement (region, network mode, VPC,
+ * vSwitch, instance type) and sends each call to the one of the job it is for.
+ */
 export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaProvider {
   const regional = new Map<string, AlibabaProvider>();
   const at = (placement?: Placement): AlibabaProvider => {
