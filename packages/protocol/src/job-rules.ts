@@ -9,11 +9,14 @@ import { HoistError } from "./errors";
 import type { SourceInventory } from "./inventory";
 import {
   CreateReplicationJobRequestSchema,
+  ECS_INSTANCE_ID,
   EXECUTION_METHODS,
   type ExecutionMethod,
   JOB_LIMITS,
   ModifyReplicationJobRequestSchema,
   type ReplicationJobSettings,
+  TARGET_TYPES,
+  type TargetType,
 } from "./replication-job";
 
 type Body = Record<string, unknown>;
@@ -35,6 +38,10 @@ export interface CreateDefaults {
   jobId: string;
   /** The server's region (`hoist server --region`), used when the body names none. */
   regionId: string;
+  /** The TargetTypes the server's provider can carry out (default: all of them, as a form without a server checks). */
+  targetTypes?: readonly TargetType[];
+  /** The server's provider by name ("local", "alibaba"), for the message refusing a TargetType it cannot carry out. */
+  provider?: string;
 }
 
 /** The fields ModifyReplicationJobAttribute may change, checked. */
@@ -60,6 +67,7 @@ export const CREATE_ERROR_CODES = [
   "ReplicationJob.InvalidDescription",
   "ReplicationJob.InvalidTargetType",
   "ReplicationJob.UnsupportedTargetType",
+  "ReplicationJob.InvalidInstanceId",
   "ReplicationJob.InvalidRegionId",
   "ReplicationJob.InvalidImageName",
   "ReplicationJob.InvalidSystemDiskSize",
@@ -361,19 +369,41 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
   const name = has("Name") ? take("Name", () => checkName(b["Name"]), "") : source.name.slice(0, JOB_LIMITS.name.max);
   const description = has("Description") ? take("Description", () => checkDescription(b["Description"]), "") : "";
 
-  take(
+  // SMC's TargetType: a new image, or an existing ECS instance (InstanceId) that takes the copy once.
+  const wanted = has("TargetType") ? b["TargetType"] : "Image";
+  const targetFix = 'Pass TargetType "Image" (or leave it out) to make an image, or "TargetInstance" with InstanceId to migrate onto an existing ECS instance.';
+  const targetType = take(
     "TargetType",
-    () => {
-      if (has("TargetType") && b["TargetType"] !== "Image") {
-        if (b["TargetType"] === "TargetInstance" || b["TargetType"] === "ContainerImage") {
-          throw new HoistError("ReplicationJob.UnsupportedTargetType", `TargetType ${b["TargetType"]} is not supported yet: jobs make images`, {
-            fix: 'Pass TargetType "Image" (or leave it out), then launch instances from the image.',
-          });
-        }
-        throw invalid("TargetType", `TargetType must be "Image" (got ${show(b["TargetType"])})`, 'Pass TargetType "Image" or leave it out.');
+    (): TargetType => {
+      if (wanted === "ContainerImage") {
+        throw new HoistError("ReplicationJob.UnsupportedTargetType", "TargetType ContainerImage is not supported: jobs make images or migrate onto an existing ECS instance", { fix: targetFix });
       }
+      const known = TARGET_TYPES.find((t) => t === wanted);
+      if (known === undefined) throw invalid("TargetType", `TargetType must be "Image" or "TargetInstance" (got ${show(wanted)})`, targetFix);
+      if (!(defaults.targetTypes ?? TARGET_TYPES).includes(known)) {
+        const who = defaults.provider ? `the ${defaults.provider} provider makes images only` : "this server has no provider that migrates onto instances";
+        throw new HoistError("ReplicationJob.UnsupportedTargetType", `TargetType ${known} needs a cloud with instances to migrate onto, and ${who}`, {
+          fix: 'Start hoist server --provider alibaba to migrate onto an existing ECS instance, or pass TargetType "Image" (or leave it out) to make an image.',
+        });
+      }
+      return known;
     },
-    undefined,
+    wanted === "TargetInstance" ? "TargetInstance" : "Image",
+  );
+  const instanceFix = "Pass InstanceId: the id of the existing ECS instance to migrate onto, such as i-bp1abcd2efgh3ijk4lmn (its data is erased; it keeps running as your server).";
+  const instanceId = take(
+    "InstanceId",
+    (): string | null => {
+      const v = b["InstanceId"];
+      if (wanted === "Image" && has("InstanceId")) {
+        throw invalid("InstanceId", 'InstanceId goes only with TargetType "TargetInstance": an image job makes a new image and touches no instance', 'Pass TargetType "TargetInstance" to migrate onto that instance, or leave InstanceId out to make an image.');
+      }
+      if (wanted === "TargetInstance" && !has("InstanceId")) throw invalid("InstanceId", 'TargetType "TargetInstance" needs InstanceId: the existing ECS instance to migrate onto', instanceFix);
+      if (!has("InstanceId")) return null;
+      if (typeof v !== "string" || !ECS_INSTANCE_ID.test(v)) throw invalid("InstanceId", `InstanceId must be an ECS instance id such as i-bp1abcd2efgh3ijk4lmn (got ${show(v)})`, instanceFix);
+      return v;
+    },
+    null,
   );
 
   const regionId = take(
@@ -520,6 +550,9 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
     (): string | null => {
       if (!has("InstanceType")) return null;
       const v = b["InstanceType"];
+      if (wanted === "TargetInstance") {
+        throw invalid("InstanceType", "InstanceType is the intermediate instance's type, and a TargetInstance job starts none: the destination instance serves as the intermediate instance", "Leave InstanceType out.");
+      }
       if (typeof v !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) {
         throw invalid("InstanceType", `InstanceType must be an instance type such as ecs.g6.large (got ${show(v)})`, "Pass an instance type for the intermediate instance, or leave it out.");
       }
@@ -532,7 +565,13 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
   const runOnce = has("RunOnce") ? take("RunOnce", () => checkBoolean("RunOnce", b["RunOnce"]), true) : true;
   let frequency: number | null = null;
   let keep: number | null = null;
-  if (runOnce) {
+  if (wanted === "TargetInstance" && !runOnce) {
+    // Frequency and MaxNumberOfImageToKeep have nothing to add to this.
+    issues.push({
+      field: "RunOnce",
+      error: invalid("RunOnce", "a TargetInstance job runs once: a destination instance takes one migration, while RunOnce false syncs again every Frequency hours", 'Leave RunOnce out (or true) to migrate onto the instance once, or pass TargetType "Image" for periodic syncs into images.'),
+    });
+  } else if (runOnce) {
     if (has("Frequency")) {
       take("Frequency", () => {
         throw invalid("Frequency", "Frequency is for periodic jobs (RunOnce false)", "Leave Frequency out, or pass RunOnce: false for an incremental sync every Frequency hours.");
@@ -593,7 +632,8 @@ export function checkCreateJob(body: unknown, now: Date, source: JobSource, defa
       name,
       description,
       settings: {
-        TargetType: "Image",
+        TargetType: targetType,
+        InstanceId: instanceId,
         RegionId: regionId,
         ImageName: imageName,
         SystemDiskSize: systemDiskSize,

@@ -22,6 +22,16 @@ export const UNFINISHED_JOB_STATUSES: readonly JobStatus[] = ["Ready", "Running"
 export const EXECUTION_METHODS = ["Now", "Scheduled", "CreateOnly"] as const;
 export type ExecutionMethod = (typeof EXECUTION_METHODS)[number];
 
+/**
+ * Where a job's migration lands (SMC's TargetType): a new image ("Image", the default) or an
+ * existing ECS instance ("TargetInstance", with InstanceId) whose disks take the copy.
+ */
+export const TARGET_TYPES = ["Image", "TargetInstance"] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+/** An ECS instance id as ECS writes them (i-bp1abcd2efgh3ijk4lmn). */
+export const ECS_INSTANCE_ID = /^i-[0-9a-z]{4,40}$/;
+
 /** Ranges of the job parameters (SMC's console and API). */
 export const JOB_LIMITS = {
   name: { min: 1, max: 128 },
@@ -79,8 +89,10 @@ export const CreateReplicationJobRequestSchema = z.strictObject({
   SourceId: text(64),
   Name: text(L.name.max).optional(),
   Description: text(L.descriptionMax).optional(),
-  /** "Image" (the only one today); "TargetInstance" and "ContainerImage" are refused. */
+  /** "Image" (default) or "TargetInstance" (onto the existing instance InstanceId, run once); "ContainerImage" is refused. */
   TargetType: text().optional(),
+  /** With TargetType "TargetInstance": the existing ECS instance the source migrates onto (its data is erased). */
+  InstanceId: text(64).optional(),
   RegionId: text(64).optional(),
   /** The image name, or for periodic jobs the prefix of each run's image name. */
   ImageName: text(L.imageName.max).optional(),
@@ -137,7 +149,9 @@ export type ModifyReplicationJobRequest = z.infer<typeof ModifyReplicationJobReq
 
 /** The settings a job was created with, after defaults. */
 export interface ReplicationJobSettings {
-  TargetType: "Image";
+  TargetType: TargetType;
+  /** The destination instance of a TargetInstance job; null for an image (and in rows stored before it existed). */
+  InstanceId: string | null;
   RegionId: string;
   ImageName: string;
   SystemDiskSize: number | null;
