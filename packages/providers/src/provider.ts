@@ -71,6 +71,12 @@ export interface Placement {
   vSwitchId?: string;
   /** The intermediate instance's type, used alone (no fallback to other types). */
   instanceType?: string;
+  /**
+   * An existing instance the migration lands on instead of a new image (a replication job's
+   * TargetInstance): it serves as the intermediate instance, its disks take the copy, and it is
+   * never deleted. Only a provider with `migratesOntoInstances` acts on it.
+   */
+  destinationInstanceId?: string;
 }
 
 export interface IntermediateInstanceRequest {
@@ -91,6 +97,8 @@ export interface IntermediateInstanceRequest {
 
 export interface Provider {
   readonly name: string;
+  /** True when a migration can land on an existing instance of this cloud (Placement.destinationInstanceId) rather than in a new image. */
+  readonly migratesOntoInstances?: boolean;
   /** Starts a new intermediate instance for one migration. */
   createIntermediateInstance(request: IntermediateInstanceRequest): Promise<IntermediateInstance>;
   /**
@@ -115,4 +123,10 @@ export interface Provider {
   describeImage?(name: string, region: string): Promise<ImageDetail | null>;
   /** Reads the image's disks without booting them (fstab, bootloader, initramfs, network) and reports what would stop it booting. */
   checkImage?(name: string, region: string): Promise<ImageFinding[]>;
+  /**
+   * Puts the existing destination instance that `placement` names back as it was before the
+   * migration (its disks from the snapshots taken first, its own user data); the instance stays.
+   * Nothing happens when no migration changed it. Only providers with `migratesOntoInstances`.
+   */
+  rollbackDestination?(placement?: Placement): Promise<void>;
 }

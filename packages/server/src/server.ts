@@ -10,7 +10,7 @@ import type { Provider } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
 import type { Database } from "./db/database";
 import { migrate } from "./db/migrate";
-import { expireJobs } from "./jobs/store";
+import { expireJobs, type JobTargets, jobTargetsOf } from "./jobs/store";
 import { agentTaskRoutes } from "./http/agent-task-routes";
 import { currentTransferSettings, Orchestrator, tasksForAgent } from "./jobs/orchestrator";
 import { type JobQueue, startJobQueue } from "./jobs/queue";
@@ -57,6 +57,8 @@ export interface ServerOptions {
   leaseSeconds?: number | undefined;
   /** The region images go to when a job names none (default "local"). */
   regionId?: string | undefined;
+  /** What jobs may target (default: from the provider; tests of the API alone, without one, set it). */
+  targets?: JobTargets | undefined;
   /** The web console's built files, served outside /v1 (without it, / says the console is missing). */
   consoleDir?: string | undefined;
   /** Limits of the console's event stream (GET /v1/events). */
@@ -130,6 +132,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       onAgentAuthFailure,
       work,
       regionId: opts.regionId ?? "local",
+      targets: opts.targets ?? jobTargetsOf(provider),
       ...(provider ? { tasksFor: (sourceId: string, running: readonly string[]) => tasksForAgent(db, provider, sourceId, running) } : {}),
     }),
     ...agentTaskRoutes({

@@ -77,8 +77,11 @@ const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined
 export type AlibabaProvider = Provider & {
   readonly target: AlibabaTarget;
   readonly api: AlibabaApi;
-  /** Puts an existing destination instance's disks back as they were before the migration (seed 003's rollback). */
-  rollbackDestination(): Promise<void>;
+  /**
+   * Puts an existing destination instance's disks back as they were before the migration (seed 003's
+   * rollback): the configured one, or the one a placement names (a TargetInstance job's).
+   */
+  rollbackDestination(placement?: Placement): Promise<void>;
 };
 
 /** Region ids as Alibaba Cloud writes them (cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1). */
@@ -86,8 +89,9 @@ const REGION_ID = /^[a-z]{2,}(-[a-z0-9]+){1,3}$/;
 
 /**
  * The options one migration's placement makes: its region, network and instance type over the
- * configured ones. In another region the configured network (its VPC, vSwitch, zone and
- * security group are in the configured region) does not apply.
+ * configured ones, and its destination instance (a TargetInstance job's) as the target. In another
+ * region the configured network (its VPC, vSwitch, zone and security group are in the configured
+ * region) does not apply.
  */
 function placedOptions(options: AlibabaProviderOptions, placement: Placement | undefined): AlibabaProviderOptions {
   if (!placement) return options;
@@ -105,11 +109,21 @@ function placedOptions(options: AlibabaProviderOptions, placement: Placement | u
         ? { vpcId, vSwitchId, zoneId, securityGroupId }
         : {};
   const fields = { ...network, netMode: placement.netMode ?? netMode, instanceType: placement.instanceType ?? instanceType };
-  return { ...rest, regionId: region, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) };
+  const destination = placement.destinationInstanceId;
+  if (destination !== undefined && !/^i-[0-9a-z]{4,40}$/.test(destination)) {
+    throw new HoistError("Destination.InvalidInstanceId", `${JSON.stringify(destination.slice(0, 64))} is not an ECS instance id`, { fix: "Name the destination by its ECS instance id, such as i-bp1abcd2efgh3ijk4lmn." });
+  }
+  return {
+    ...rest,
+    regionId: region,
+    ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+    ...(destination ? { target: { kind: "instance" as const, instanceId: destination } } : {}),
+  };
 }
 
 function placementKey(o: AlibabaProviderOptions): string {
-  return JSON.stringify([o.regionId, o.netMode ?? "public", o.vpcId ?? "", o.vSwitchId ?? "", o.zoneId ?? "", o.securityGroupId ?? "", o.instanceType ?? ""]);
+  const target = o.target ?? { kind: "image" };
+  return JSON.stringify([o.regionId, o.netMode ?? "public", o.vpcId ?? "", o.vSwitchId ?? "", o.zoneId ?? "", o.securityGroupId ?? "", o.instanceType ?? "", target]);
 }
 
 /**
@@ -144,9 +158,10 @@ export function createAlibabaProvider(options: AlibabaProviderOptions): AlibabaP
   const home = at();
   return {
     name: "alibaba",
+    migratesOntoInstances: true,
     target: home.target,
     api: home.api,
-    rollbackDestination: async () => home.rollbackDestination(),
+    rollbackDestination: async (placement) => at(placement).rollbackDestination(),
     createIntermediateInstance: async (request) => at(request.placement ?? { region: request.region }).createIntermediateInstance(request),
     findIntermediateInstance: async (instanceId, placement) => at(placement).findIntermediateInstance(instanceId),
     releaseIntermediateInstance: async (instanceId, placement) => at(placement).releaseIntermediateInstance(instanceId),
@@ -504,11 +519,11 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
    * started again afterwards when `restart` says so and it was running.
    */
   async function restoreUserData(instanceId: string, restart = false): Promise<void> {
+    const inst = await describeInstance(instanceId);
+    if (!inst) return;
     const current = str((await ecs("DescribeUserData", { InstanceId: instanceId }))["UserData"]);
     const original = originalUserData(Buffer.from(current, "base64").toString("utf8"));
     if (original === null) return;
-    const inst = await describeInstance(instanceId);
-    if (!inst) return;
     const wasRunning = str(inst["Status"]) !== "Stopped";
     if (wasRunning) {
       await ecs("StopInstance", { InstanceId: instanceId });
@@ -525,6 +540,10 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
   async function rollbackDestination(): Promise<void> {
     if (target.kind !== "instance") return;
     const id = target.instanceId;
+    if (!(await describeInstance(id))) {
+      log.warn("the destination instance no longer exists: nothing to roll back", { instanceId: id });
+      return;
+    }
     await restoreUserData(id);
     const snaps = await rollbackSnapshots(id);
     if (snaps.length === 0) return;
@@ -807,12 +826,22 @@ function createRegionalProvider(options: AlibabaProviderOptions): AlibabaProvide
     async releaseIntermediateInstance(instanceId) {
       if (target.kind === "instance") {
         // The destination stays, with its own user data; its temporary disk and the rollback snapshots go.
+        if (!(await describeInstance(instanceId))) {
+          log.warn("the destination instance no longer exists: nothing to clean up on it", { instanceId });
+          return;
+        }
         await restoreUserData(instanceId, true);
         await dropTempDisks(instanceId);
         for (const s of await rollbackSnapshots(instanceId)) await ecs("DeleteSnapshot", { SnapshotId: str(s["SnapshotId"]), Force: true });
         return;
       }
       const row = await describeInstance(instanceId);
+      if (row && str(row["InstanceName"]) !== INTERMEDIATE_INSTANCE_NAME) {
+        // Only Hoist's own intermediate instances are ever deleted: a user's instance (a destination) never is.
+        throw new HoistError("IntermediateInstance.NotHoists", `instance ${instanceId} is not a Hoist intermediate instance (it is named ${JSON.stringify(str(row["InstanceName"]).slice(0, 128))}), so it is not deleted`, {
+          fix: "Nothing to do for it: Hoist releases only instances it started. Release an instance of your own in the ECS console if you mean to.",
+        });
+      }
       if (row) {
         await ecs("DeleteInstance", { InstanceId: instanceId, Force: true });
         await waitFor(`instance ${instanceId} going away`, async () => ((await describeInstance(instanceId)) ? null : true));

@@ -54,7 +54,7 @@ export function buildJobRoutes(deps: RouteDeps): Route[] {
       responses: { 201: "The job", 400: "An invalid field (its own code), a source that is not Available, or one that has an unfinished job", 404: "No such source" },
       errorCodes: [...CREATE_ERROR_CODES, "SourceServer.NotFound", "SourceServerState.Invalid", "ReplicationJob.SourceBusy"],
       async handle(ctx) {
-        return { status: 201, body: await createJob(db, work, ctx.body, { regionId: deps.regionId }) };
+        return { status: 201, body: await createJob(db, work, ctx.body, { regionId: deps.regionId, ...(deps.targets ? { targets: deps.targets } : {}) }) };
       },
     },
     {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type AgentTask, CreateActivationCodeRequestSchema, HeartbeatRequestSchema, HoistError, RegisterAgentRequestSchema, SOURCE_STATES, type SourceState } from "@hoist/protocol";
 import type { Database } from "../db/database";
+import type { JobTargets } from "../jobs/store";
 import type { JobWork } from "../jobs/work";
 import { createActivationCode, listActivationCodes, validateNewCode } from "../store/activation-codes";
 import { deleteSource, getSource, listSources, markOfflineSources, recordHeartbeat, registerSource, sourceNotFound } from "../store/sources";
@@ -23,6 +24,8 @@ export interface RouteDeps {
   work: JobWork;
   /** The region images go to when a job names none. */
   regionId: string;
+  /** What jobs may target with the server's provider (an existing instance needs one that migrates onto instances). */
+  targets?: JobTargets;
 }
 
 function shellQuote(s: string): string {

@@ -2,8 +2,11 @@
 // one database (two handles on PostgreSQL, one on PGlite), background work
 // that records what it was asked and does the database part of a release,
 // sources imported with real activation codes, and a few direct UPDATEs to
-// put a job where the orchestrator would have taken it.
-import { type BusinessStatus, HoistError, type JobStatus, type SourceInventory } from "@hoist/protocol";
+// put a job where the orchestrator would have taken it. Replicas a and b take
+// jobs onto existing instances (as with --provider alibaba); a third replica,
+// started when a test asks for it, has the local provider's targets (images only).
+import { type BusinessStatus, HoistError, type JobStatus, type SourceInventory, TARGET_TYPES } from "@hoist/protocol";
+import { createLocalProvider } from "@hoist/providers";
 import { silentLogger } from "@hoist/runtime";
 import type { Database } from "../db/database";
 import { inventoryFixture } from "../db/db-suite";
@@ -11,6 +14,7 @@ import { type RunningServer, startServer } from "../server";
 import { createActivationCode } from "../store/activation-codes";
 import { registerSource } from "../store/sources";
 import { finishRelease } from "./release";
+import { type JobTargets, jobTargetsOf } from "./store";
 import type { JobWork } from "./work";
 
 export interface JobApiDbs {
@@ -60,6 +64,8 @@ export interface Harness {
   db: Database;
   a: Replica;
   b: Replica;
+  /** A replica whose jobs have the local provider's targets (images only), started on first use. */
+  local(): Promise<Replica>;
   /** Imports a source (its agent token too); its inventory has mounts /, /boot and /data. */
   newSource(inventory?: Partial<SourceInventory>): Promise<{ sourceId: string; agentToken: string }>;
   /** POST /v1/jobs on replica a for a new source, unless the body names one. */
@@ -76,11 +82,11 @@ export function sourceInventory(overrides: Partial<SourceInventory> = {}): Sourc
   return { ...inventoryFixture("web-1"), mounts: [mount("/", "/dev/vda1"), mount("/boot", "/dev/vda2"), mount("/data", "/dev/vdb1")], ...overrides };
 }
 
-async function replica(db: Database): Promise<Replica> {
+async function replica(db: Database, targets: JobTargets): Promise<Replica> {
   const work = new RecordingWork(db);
   // Heartbeats every second make the sweep run every second; sources are
   // registered with a long heartbeat of their own, so none goes offline.
-  const server = await startServer({ db, logger: silentLogger, port: 0, listen: "127.0.0.1", version: "test", apiKey: API_KEY, heartbeatSeconds: 1, offlineAfterSeconds: 86_400, regionId: REGION, work });
+  const server = await startServer({ db, logger: silentLogger, port: 0, listen: "127.0.0.1", version: "test", apiKey: API_KEY, heartbeatSeconds: 1, offlineAfterSeconds: 86_400, regionId: REGION, work, targets });
   return {
     server,
     work,
@@ -98,9 +104,12 @@ async function replica(db: Database): Promise<Replica> {
 
 export async function startHarness(dbs: JobApiDbs): Promise<Harness> {
   const db = await dbs.newDb();
-  const a = await replica(db);
+  const instances: JobTargets = { targetTypes: TARGET_TYPES };
+  const a = await replica(db, instances);
   const other = await dbs.sameDb(db);
-  const b = await replica(other);
+  const b = await replica(other, instances);
+  // The local provider's own word on what it makes; it is not started (the API alone is under test).
+  let local: Promise<Replica> | null = null;
   let n = 0;
   const newSource = async (inventory: Partial<SourceInventory> = {}) => {
     const code = await createActivationCode(db, { uses: 1, validityDays: 1, description: "" });
@@ -112,6 +121,7 @@ export async function startHarness(dbs: JobApiDbs): Promise<Harness> {
     db,
     a,
     b,
+    local: () => (local ??= replica(db, jobTargetsOf(createLocalProvider()))),
     newSource,
     async createJob(body = {}) {
       const sourceId = typeof body["SourceId"] === "string" ? body["SourceId"] : (await newSource()).sourceId;
@@ -130,6 +140,7 @@ export async function startHarness(dbs: JobApiDbs): Promise<Harness> {
     async close() {
       await a.server.close();
       await b.server.close();
+      if (local) await (await local).server.close();
       if (other !== db) await other.close();
       await db.close();
     },

@@ -22,7 +22,14 @@ const INVALID: Case[] = [
   ["a Name with a newline", { Name: "a\nb" }, "ReplicationJob.InvalidName"],
   ["a Description of 257 characters", { Description: "d".repeat(257) }, "ReplicationJob.InvalidDescription"],
   ["a Description that is not text", { Description: ["x"] }, "ReplicationJob.InvalidDescription"],
-  ["TargetType TargetInstance", { TargetType: "TargetInstance" }, "ReplicationJob.UnsupportedTargetType"],
+  ["TargetType TargetInstance without InstanceId", { TargetType: "TargetInstance" }, "ReplicationJob.InvalidInstanceId"],
+  ["an InstanceId that is not an ECS instance id", { TargetType: "TargetInstance", InstanceId: "bp1abcd2efgh" }, "ReplicationJob.InvalidInstanceId"],
+  ["an InstanceId in capitals", { TargetType: "TargetInstance", InstanceId: "i-BP1ABCD2EFGH" }, "ReplicationJob.InvalidInstanceId"],
+  ["an InstanceId that is not text", { TargetType: "TargetInstance", InstanceId: 7 }, "ReplicationJob.InvalidInstanceId"],
+  ["an InstanceId without TargetType TargetInstance", { InstanceId: "i-bp1abcd2efgh3ijk4lmn" }, "ReplicationJob.InvalidInstanceId"],
+  ["an InstanceId on an image job", { TargetType: "Image", InstanceId: "i-bp1abcd2efgh3ijk4lmn" }, "ReplicationJob.InvalidInstanceId"],
+  ["a periodic TargetInstance job", { TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn", RunOnce: false, Frequency: 24 }, "ReplicationJob.InvalidRunOnce"],
+  ["an intermediate InstanceType on a TargetInstance job", { TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn", InstanceType: "ecs.g6.large" }, "ReplicationJob.InvalidInstanceType"],
   ["TargetType ContainerImage", { TargetType: "ContainerImage" }, "ReplicationJob.UnsupportedTargetType"],
   ["an unknown TargetType", { TargetType: "Disk" }, "ReplicationJob.InvalidTargetType"],
   ["a RegionId with a space", { RegionId: "cn hangzhou" }, "ReplicationJob.InvalidRegionId"],
@@ -139,6 +146,7 @@ export function runJobCreateTests(dbs: JobApiDbs): void {
         Progress: 0,
         Transfer: null,
         TargetType: "Image",
+        InstanceId: null,
         RegionId: REGION,
         ImageName: `hoist-${r.jobId}`,
         SystemDiskSize: null,
@@ -168,6 +176,43 @@ export function runJobCreateTests(dbs: JobApiDbs): void {
       expect(h.starts(r.jobId)).toEqual([{ jobId: r.jobId, at: undefined }]);
       expect((await h.a.call("GET", `/v1/sources/${r.sourceId}`)).body["state"]).toBe("InUse");
       expect(await h.b.call("GET", `/v1/jobs/${r.jobId}`)).toMatchObject({ status: 200, body: { JobId: r.jobId, Status: "Running" } });
+    });
+
+    it("TargetType TargetInstance makes a one-time job onto that instance, and every replica shows it so", async () => {
+      const r = await h.createJob({ TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn", RegionId: "cn-hangzhou", DataDisks: [disk(1, "/data")] });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body).toMatchObject({ TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn", RunOnce: true, Frequency: null, Status: "Running", BusinessStatus: "Preparing" });
+      expect(h.starts(r.jobId)).toEqual([{ jobId: r.jobId, at: undefined }]);
+      expect((await h.b.call("GET", `/v1/jobs/${r.jobId}`)).body).toMatchObject({ TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn" });
+      const listed = (await h.b.call("GET", `/v1/jobs?sourceId=${r.sourceId}`)).body["jobs"] as Record<string, unknown>[];
+      expect(listed.map((j) => [j["TargetType"], j["InstanceId"]])).toEqual([["TargetInstance", "i-bp1abcd2efgh3ijk4lmn"]]);
+    });
+
+    it("refuses TargetInstance on a server whose provider makes images only (local), with the fix, and stores nothing", async () => {
+      const { sourceId } = await h.newSource();
+      const local = await h.local();
+      const r = await local.call("POST", "/v1/jobs", { SourceId: sourceId, TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn" });
+      expect(r).toMatchObject({
+        status: 400,
+        body: {
+          code: "ReplicationJob.UnsupportedTargetType",
+          message: "TargetType TargetInstance needs a cloud with instances to migrate onto, and the local provider makes images only",
+          fix: expect.stringContaining("hoist server --provider alibaba"),
+          retryable: false,
+        },
+      });
+      expect((await local.call("GET", `/v1/sources/${sourceId}`)).body["state"]).toBe("Available");
+      expect((await local.call("GET", `/v1/sources/${sourceId}/jobs`)).body["total"]).toBe(0);
+      // The same server takes the source's image job.
+      expect((await local.call("POST", "/v1/jobs", { SourceId: sourceId, ExecutionMethod: "CreateOnly" })).status).toBe(201);
+    });
+
+    it("reads a job stored before InstanceId existed as an image job with InstanceId null", async () => {
+      const r = await h.createJob({ ExecutionMethod: "CreateOnly" });
+      await h.db.query("update replication_jobs set settings = settings - 'InstanceId' where job_id = $1", [r.jobId]);
+      const stored = await h.db.query<{ has: boolean }>("select settings ? 'InstanceId' as has from replication_jobs where job_id = $1", [r.jobId]);
+      expect(stored[0]?.has).toBe(false);
+      expect((await h.b.call("GET", `/v1/jobs/${r.jobId}`)).body).toMatchObject({ JobId: r.jobId, TargetType: "Image", InstanceId: null });
     });
 
     it("ExecutionMethod Scheduled waits until ScheduledStartTime and is queued for then", async () => {

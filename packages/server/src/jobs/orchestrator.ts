@@ -17,7 +17,7 @@ import { lvmFallbackReason, makePlan, type PlanSettings } from "@hoist/images";
 import type { IntermediateInstance, Placement, Provider } from "@hoist/providers";
 import { type AgentTask, type BlockSourceReport, HoistError, isHoistError, type ReplicationJobSettings, type SourceInventory, type TargetPlan, type TransferSettings } from "@hoist/protocol";
 import type { Logger } from "@hoist/runtime";
-import { createControlClient } from "@hoist/transport";
+import { type ControlClient, createControlClient } from "@hoist/transport";
 import type { Database, Queryable } from "../db/database";
 import { json } from "../store/rows";
 import { cancelJobTasks, createTask, latestTask, markDelivered, openTasksFor, taskPayload, taskResult } from "./agent-tasks";
@@ -96,7 +96,14 @@ export function placementOf(s: ReplicationJobSettings): Placement {
     ...(s.VpcId ? { vpcId: s.VpcId } : {}),
     ...(s.VSwitchId ? { vSwitchId: s.VSwitchId } : {}),
     ...(s.InstanceType ? { instanceType: s.InstanceType } : {}),
+    // A TargetInstance job lands on the user's instance, which serves as its intermediate instance.
+    ...(s.TargetType === "TargetInstance" && s.InstanceId ? { destinationInstanceId: s.InstanceId } : {}),
   };
+}
+
+/** The destination instance of a TargetInstance job, or null for a job that makes an image. */
+export function destinationOf(s: ReplicationJobSettings): string | null {
+  return s.TargetType === "TargetInstance" && s.InstanceId ? s.InstanceId : null;
 }
 
 /** The image a run makes: the name itself for a one-time job, name-rN for each run of a periodic one. */
@@ -317,7 +324,8 @@ export class Orchestrator implements JobWork {
       case "Deleting":
         await this.logStep(job, "release", async () => {
           await cancelJobTasks(this.db, jobId);
-          if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
+          if (destinationOf(s)) await this.releaseDestination(job, s);
+          else if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
           await this.opts.finishRelease(this.db, jobId);
         });
         this.log.info("job deleted", { jobId, instanceId: job.instance_id });
@@ -356,6 +364,12 @@ export class Orchestrator implements JobWork {
   }
 
   private async preparing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
+    if (destinationOf(s) && !this.provider.migratesOntoInstances) {
+      // A job created under a provider that could, taken up by a server started with one that cannot.
+      throw new HoistError("ReplicationJob.UnsupportedTargetType", `this job migrates onto instance ${s.InstanceId}, and the ${this.provider.name} provider makes images only`, {
+        fix: "Run the job on hoist server --provider alibaba, or cancel it and create a job with TargetType Image.",
+      });
+    }
     if (job.current_run === 0) {
       // A new run: count it, and forget the last run's reading of the source and its progress.
       const rows = await this.db.query(
@@ -446,6 +460,11 @@ export class Orchestrator implements JobWork {
         await cancelJobTasks(tx, job.job_id);
       });
       this.log.warn("the intermediate instance is gone", { jobId: job.job_id, instanceId: job.instance_id });
+      if (destinationOf(s)) {
+        throw new HoistError("Destination.NotFound", `the destination instance ${job.instance_id} of this job no longer exists in ${s.RegionId}`, {
+          fix: "Cancel the job and create it again with the InstanceId of an instance that exists (or with TargetType Image).",
+        });
+      }
       throw new HoistError("IntermediateInstance.Released", `the intermediate instance ${job.instance_id} of this job no longer exists: it was released outside hoist`, {
         fix: "Retry the job: hoist starts a new intermediate instance and copies the source again from the start.",
         retryable: true,
@@ -498,8 +517,14 @@ export class Orchestrator implements JobWork {
   private async processing(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
     const inventory = json<SourceInventory>(job.inventory);
     const plan = json<TargetPlan>(job.plan);
-    const instance = await this.instanceOf(job, s, plan, inventory);
-    const admin = createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 60 * 60_000 });
+    // The receiver is reached only by the steps that need it: once the image is made, a destination
+    // instance runs the migrated system (its user data is its own again) and has no receiver left.
+    let reached: Promise<{ instance: IntermediateInstance; admin: ControlClient }> | null = null;
+    const receiver = () =>
+      (reached ??= this.instanceOf(job, s, plan, inventory).then((instance) => ({
+        instance,
+        admin: createControlClient({ host: instance.host, port: instance.controlPort, fingerprint: instance.fingerprint, token: instance.adminToken, timeoutMs: 60 * 60_000 }),
+      })));
     const rid = job.receiver_job_id;
     if (!rid) throw new HoistError("Internal.Error", "the job has no receiver job", { fix: "Cancel the job and create it again." });
     const image = runImageName(s, job.current_run);
@@ -513,6 +538,7 @@ export class Orchestrator implements JobWork {
         async () => {
           // What the receiver did for a replica that died waiting on it is not done again: a
           // conversion it finished (and detached) is taken as it is.
+          const { admin } = await receiver();
           const current = await admin.json<{ state: string; conversion?: unknown }>("GET", `/v1/jobs/${rid}`);
           let report = current.conversion;
           if (current.state !== "detached" || report === undefined) {
@@ -548,6 +574,7 @@ export class Orchestrator implements JobWork {
         "image",
         async () => {
           // Only an image this job was making (pending_image) is replaced.
+          const { instance } = await receiver();
           if (await this.provider.imageExists(image, s.RegionId)) await this.provider.deleteImage(image, s.RegionId);
           await this.provider.createImage({ name: image, region: s.RegionId, placement: placementOf(s), disks, plan, inventory, conversion: report, instanceId: instance.instanceId, verify: s.VerifyImage });
         },
@@ -572,6 +599,21 @@ export class Orchestrator implements JobWork {
           await recordImage(tx, "booted", v.bootSeconds ?? null);
           return;
         }
+        if (destinationOf(s)) {
+          // The provider put the destination back from its snapshots when its boot failed: the copy on
+          // it is gone, so a retry starts over from Preparing and copies the source onto it again.
+          verdict.failure = new HoistError("Image.VerifyFailed", `instance ${s.InstanceId} did not boot the migrated system to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
+            fix: `The instance was rolled back to its snapshots. Run hoist image check ${image} and read its console output, fix the cause on the source, then retry the job: it copies the source onto the instance again.`,
+          });
+          await recordImage(tx, "failed", null);
+          // pending_image: the image this failed run made is this job's to replace when it runs again.
+          await tx.query(
+            `update replication_jobs set instance_id = null, receiver_job_id = null, plan = null, pending_image = $2, business_status = 'Preparing', run_state = null, bytes_done = 0, speed_bps = 0, updated_at = now()
+             where job_id = $1 and status = 'Running'`,
+            [job.job_id, image],
+          );
+          return;
+        }
         verdict.failure = new HoistError("Image.VerifyFailed", `image ${image} did not boot to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
           fix: `Read the console log ${v.consoleLog ?? ""} and run hoist image check ${image}. The intermediate instance is kept; fix the cause and retry the job.`,
         });
@@ -580,6 +622,27 @@ export class Orchestrator implements JobWork {
     );
     if (verdict.failure) throw verdict.failure;
     return moved;
+  }
+
+  /**
+   * A TargetInstance job being deleted: unless the migrated system already booted there (or its
+   * boot check was skipped), the destination goes back to its snapshots; then its temporary disk,
+   * the snapshots and Hoist's user data go. The instance itself always stays.
+   */
+  private async releaseDestination(job: JobRow, s: ReplicationJobSettings): Promise<void> {
+    const destination = destinationOf(s);
+    if (!destination || (job.run_count === 0 && !job.instance_id)) return; // never started: nothing on it changed
+    if (!this.provider.migratesOntoInstances) {
+      this.log.warn("the job's destination instance cannot be rolled back by this server's provider; it is left as it is", { jobId: job.job_id, instanceId: destination, provider: this.provider.name });
+      return;
+    }
+    const placement = placementOf(s);
+    const landed = await this.db.query("select 1 from job_images where job_id = $1 and verification in ('booted', 'skipped') limit 1", [job.job_id]);
+    if (landed.length === 0) {
+      await this.provider.rollbackDestination?.(placement);
+      this.log.info("destination instance rolled back to its snapshots", { jobId: job.job_id, instanceId: destination });
+    }
+    await this.provider.releaseIntermediateInstance(destination, placement);
   }
 
   private async cleaning(job: JobRow, s: ReplicationJobSettings): Promise<boolean> {
@@ -619,7 +682,9 @@ export class Orchestrator implements JobWork {
       job,
       "clean",
       async () => {
-        if (job.instance_id) await this.provider.releaseIntermediateInstance(job.instance_id, placementOf(s));
+        // A destination instance stays (its temporary disk and rollback snapshots go); an intermediate instance is released.
+        const instanceId = destinationOf(s) ?? job.instance_id;
+        if (instanceId) await this.provider.releaseIntermediateInstance(instanceId, placementOf(s));
       },
       async (tx) => {
         const rows = await tx.query(

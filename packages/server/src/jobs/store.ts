@@ -3,7 +3,7 @@
 // step of removing one. A source holds at most one unfinished job; the row
 // lock on the source and the unique partial index on replication_jobs both
 // keep it so, across replicas.
-import { HoistError, isHoistError, JOB_STATUSES, type JobImage, type JobStatus, type ReplicationJob, type SourceInventory, UNFINISHED_JOB_STATUSES } from "@hoist/protocol";
+import { HoistError, isHoistError, JOB_STATUSES, type TargetType, type JobImage, type JobStatus, type ReplicationJob, type SourceInventory, UNFINISHED_JOB_STATUSES } from "@hoist/protocol";
 import type { Database, Queryable } from "../db/database";
 import { json } from "../store/rows";
 import { newId } from "../store/secrets";
@@ -64,7 +64,20 @@ export async function mustGetJob(db: Queryable, jobId: string): Promise<Replicat
 export interface CreateJobOptions {
   /** The server's region, the default RegionId. */
   regionId: string;
+  /** What the server's provider can make of a job (an image, an existing instance), and its name for refusals. */
+  targets?: JobTargets;
   now?: Date;
+}
+
+/** The TargetTypes a server's jobs may have: an existing instance only where its provider migrates onto instances. */
+export interface JobTargets {
+  targetTypes: readonly TargetType[];
+  /** The provider's name ("local", "alibaba"); none for a server without one. */
+  provider?: string;
+}
+
+export function jobTargetsOf(provider: { name: string; migratesOntoInstances?: boolean } | undefined): JobTargets {
+  return { targetTypes: provider?.migratesOntoInstances ? ["Image", "TargetInstance"] : ["Image"], ...(provider ? { provider: provider.name } : {}) };
 }
 
 /**
@@ -86,7 +99,8 @@ export async function createJob(db: Database, work: JobWork, body: unknown, opts
       );
       const source = sources[0];
       if (!source) throw sourceNotFound(sourceId);
-      const job = validateCreateJob(body, now, { sourceId, name: source.name, inventory: json<SourceInventory>(source.inventory) }, { jobId, regionId: opts.regionId });
+      const targets = opts.targets ? { targetTypes: opts.targets.targetTypes, ...(opts.targets.provider ? { provider: opts.targets.provider } : {}) } : {};
+      const job = validateCreateJob(body, now, { sourceId, name: source.name, inventory: json<SourceInventory>(source.inventory) }, { jobId, regionId: opts.regionId, ...targets });
       const holder = await tx.query<{ job_id: string; status: string }>("select job_id, status from replication_jobs where source_id = $1 and status = any($2::text[])", [
         sourceId,
         UNFINISHED_JOB_STATUSES,

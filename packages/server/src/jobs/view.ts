@@ -83,6 +83,8 @@ export function toJob(r: JobRow, images: readonly ImageRow[]): ReplicationJob {
     Description: r.description,
     SourceId: r.source_id,
     ...settings,
+    // Rows stored before jobs could target an existing instance have no InstanceId.
+    InstanceId: settings.InstanceId ?? null,
     Status: r.status,
     BusinessStatus: r.business_status,
     Progress: jobProgress(r.status, r.business_status, done, total),
