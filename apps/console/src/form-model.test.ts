@@ -71,6 +71,27 @@ describe("the migration form's model", () => {
     expect(formIssues(source, { ...f, separateBoot: true }).map((i) => [i.field, i.error.code])).toEqual([["SystemDiskParts", "ReplicationJob.BlockRootWithOtherPartitions"]]);
   });
 
+  it("migrates onto an existing ECS instance with the API's own checks of InstanceId and RunOnce", () => {
+    const onto = { ...defaultsFor(source), targetType: "TargetInstance", regionId: "cn-hangzhou" };
+    expect(defaultsFor(source)).toMatchObject({ targetType: "Image", instanceId: "" });
+    const missing = formIssues(source, onto);
+    expect(missing.map((i) => [i.field, i.error.code, i.error.message])).toEqual([
+      ["InstanceId", "ReplicationJob.InvalidInstanceId", 'TargetType "TargetInstance" needs InstanceId: the existing ECS instance to migrate onto'],
+    ]);
+    expect(formIssues(source, { ...onto, instanceId: "web-1" }).map((i) => [i.field, i.error.message])).toEqual([
+      ["InstanceId", 'InstanceId must be an ECS instance id such as i-bp1abcd2efgh3ijk4lmn (got "web-1")'],
+    ]);
+    const good = { ...onto, instanceId: " i-bp1abcd2efgh3ijk4lmn " };
+    expect(formIssues(source, good)).toEqual([]);
+    expect(toBody("s-1", good)).toMatchObject({ TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn", RegionId: "cn-hangzhou" });
+    expect(formIssues(source, { ...good, periodic: true, frequency: "24" }).map((i) => [i.field, i.error.code])).toEqual([["RunOnce", "ReplicationJob.InvalidRunOnce"]]);
+    // Back to an image: the instance typed before is not sent.
+    const image = toBody("s-1", { ...good, targetType: "Image" });
+    expect(image).not.toHaveProperty("InstanceId");
+    expect(image).not.toHaveProperty("TargetType");
+    expect(formIssues(source, { ...good, targetType: "Image" })).toEqual([]);
+  });
+
   it("makes a periodic job's fields and tags, and local times into UTC", () => {
     const f = { ...defaultsFor(source), periodic: true, frequency: "", tags: "env=prod\nteam = web\nsolo" };
     expect(formIssues(source, f).map((i) => i.error.message)).toEqual(["a periodic job (RunOnce false) needs Frequency"]);

@@ -22,6 +22,8 @@ export interface MigrationForm {
   name: string;
   description: string;
   targetType: string;
+  /** The existing ECS instance a TargetInstance job migrates onto. */
+  instanceId: string;
   regionId: string;
   imageName: string;
   executionMethod: string;
@@ -66,6 +68,7 @@ export function defaultsFor(source: SourceServerDetail): MigrationForm {
     name: source.name.slice(0, L.name.max),
     description: "",
     targetType: "Image",
+    instanceId: "",
     regionId: "local",
     imageName: "",
     executionMethod: "Now",
@@ -134,6 +137,8 @@ export function toBody(sourceId: string, f: MigrationForm): Record<string, unkno
   b["Name"] = f.name;
   text("Description", f.description);
   if (f.targetType !== "Image") b["TargetType"] = f.targetType;
+  // The instance field shows (and counts) only for a migration onto an existing instance.
+  if (f.targetType === "TargetInstance") text("InstanceId", f.instanceId);
   text("RegionId", f.regionId);
   text("ImageName", f.imageName);
   b["ExecutionMethod"] = f.executionMethod;

@@ -152,6 +152,7 @@ function jobCard(j: ReplicationJob, live: LiveData, sourceName: string | undefin
       h("div", {}, h("dt", {}, "Speed"), h("dd", { class: "speed" }, t && j.Status === "Running" ? speed(t.Speed) : "—")),
       h("div", {}, h("dt", {}, "Time remaining"), h("dd", { class: "eta" }, t && j.Status === "Running" && j.BusinessStatus === "Syncing" ? duration(t.TimeRemainingSeconds) : "—")),
       h("div", {}, h("dt", {}, "Stage"), h("dd", { class: "stage" }, stageOf(j))),
+      j.TargetType === "TargetInstance" && j.InstanceId ? h("div", { class: "job-destination" }, h("dt", {}, "Destination"), h("dd", {}, `ECS instance ${j.InstanceId}`)) : null,
       h("div", {}, h("dt", {}, "Settings"), h("dd", {}, `rate ${j.RateLimit ? `${j.RateLimit} Mbit/s` : "unlimited"} · compression ${j.CompressLevel} · checksum ${j.Checksum ? "on" : "off"}`)),
       latest
         ? h(

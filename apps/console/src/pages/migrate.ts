@@ -100,6 +100,17 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
     text("frequency", "Frequency", "Sync interval (hours)", `${L.frequencyHours.min}–${L.frequencyHours.max} hours between incremental syncs.`, { inputmode: "numeric" }),
     text("imagesToKeep", "MaxNumberOfImageToKeep", "Images to keep", `${L.imagesToKeep.min}–${L.imagesToKeep.max}; the oldest go first (default 1).`, { inputmode: "numeric" }),
   );
+  const instanceFields = h(
+    "div",
+    { hidden: form.targetType !== "TargetInstance", class: "subfields" },
+    text(
+      "instanceId",
+      "InstanceId",
+      "Destination instance id",
+      "The existing ECS instance (in the destination region) that becomes this server: its disks are snapshotted, then replaced by the copy, and rolled back if its boot check fails. Needs hoist server --provider alibaba.",
+      { spellcheck: "false" },
+    ),
+  );
   const vpcFields = h(
     "div",
     { hidden: form.netMode !== "2", class: "subfields" },
@@ -109,11 +120,20 @@ function drawForm(body: HTMLElement, source: SourceServerDetail, live: LiveData,
   const basic = group("Basic", "What to make, where, and when.", [
     text("name", "Name", "Migration job name", `${L.name.min}–${L.name.max} characters.`),
     text("description", "Description", "Description (optional)", `At most ${L.descriptionMax} characters.`),
-    select("targetType", "TargetType", "Destination type", [
-      ["Image", "Image"],
-      ["TargetInstance", "Existing instance"],
-      ["ContainerImage", "Container image"],
-    ]),
+    select(
+      "targetType",
+      "TargetType",
+      "Destination type",
+      [
+        ["Image", "Image"],
+        ["TargetInstance", "ECS instance"],
+      ],
+      "An image to launch instances from, or an existing ECS instance to migrate onto (its data is erased; one run only).",
+      () => {
+        instanceFields.hidden = form.targetType !== "TargetInstance";
+      },
+    ),
+    instanceFields,
     text("regionId", "RegionId", "Destination region", "local: this server's image store."),
     text("imageName", "ImageName", "Image name (optional)", `${L.imageName.min}–${L.imageName.max} letters, digits, ".", "_" or "-", starting with a letter; empty for hoist-<JobId>. Periodic jobs add -rN per run.`),
     select(

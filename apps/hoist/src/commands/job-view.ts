@@ -97,6 +97,7 @@ export function jobDetail(job: ReplicationJob): string {
     `Progress:       ${progressText(job)}`,
     `Runs:           ${job.RunCount}, ${schedule(job)}${job.NextRunTime ? `; next run ${job.NextRunTime}` : ""}`,
     `Image:          ${job.ImageName} in ${job.RegionId}${job.ImageId ? `; latest ${job.ImageId}` : ""}${job.VerifyImage ? "" : " (not boot-verified)"}`,
+    ...(job.TargetType === "TargetInstance" && job.InstanceId ? [`Destination:    instance ${job.InstanceId} (its system disk is replaced by the image; its data disks take the copy)`] : []),
     `Disks:          ${disks(job)}; ${job.Filesystem}, boot ${job.BootMode}${job.Lvm ? ", LVM" : ""}`,
     `Transfer:       ${job.RateLimit ? `${job.RateLimit} Mbit/s` : "no rate limit"}, compression ${job.CompressLevel}, checksum ${job.Checksum ? "on" : "off"}, ${job.ParallelStreams} stream(s)`,
     ...(job.TransitionInstanceId ? [`Intermediate:   ${job.TransitionInstanceId}`] : []),
