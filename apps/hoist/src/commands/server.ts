@@ -56,7 +56,10 @@ on this host (under $HOIST_HOME/instances, run as root), images land in the imag
 booted under QEMU to prove they work. With --provider alibaba each job runs in Alibaba Cloud in
 its RegionId (jobs without one: --region), with its NetMode, VpcId, VSwitchId and InstanceType:
 an ECS intermediate instance, cloud disks, snapshots, a custom image booted once to prove it,
-and everything temporary released (docs/alibaba-provider.md lists every API call). Its AccessKey
+and everything temporary released (docs/alibaba-provider.md lists every API call); a job with
+TargetType TargetInstance and InstanceId migrates onto that existing ECS instance instead (its
+disks snapshotted first and rolled back if it is cancelled or fails its boot check; the local
+provider refuses such jobs). Its AccessKey
 comes from ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET or --credentials-file
 (mode 0600), and is never logged or stored. Background steps run on a job queue in the same
 database (pg-boss), so replicas sharing a PostgreSQL share the work; a replica that dies mid-step

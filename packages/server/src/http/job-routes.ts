@@ -51,8 +51,8 @@ export function buildJobRoutes(deps: RouteDeps): Route[] {
       summary: "Create a replication job for an Available source; ExecutionMethod Now (default) runs it, Scheduled waits for ScheduledStartTime, CreateOnly leaves it Ready",
       auth: "apiKey",
       body: CreateReplicationJobRequestSchema,
-      responses: { 201: "The job", 400: "An invalid field (its own code), a source that is not Available, or one that has an unfinished job", 404: "No such source" },
-      errorCodes: [...CREATE_ERROR_CODES, "SourceServer.NotFound", "SourceServerState.Invalid", "ReplicationJob.SourceBusy"],
+      responses: { 201: "The job", 400: "An invalid field (its own code), a source that is not Available, one that has an unfinished job, or a destination instance that another unfinished job migrates onto", 404: "No such source" },
+      errorCodes: [...CREATE_ERROR_CODES, "SourceServer.NotFound", "SourceServerState.Invalid", "ReplicationJob.SourceBusy", "ReplicationJob.DestinationBusy"],
       async handle(ctx) {
         return { status: 201, body: await createJob(db, work, ctx.body, { regionId: deps.regionId, ...(deps.targets ? { targets: deps.targets } : {}) }) };
       },

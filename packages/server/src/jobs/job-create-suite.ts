@@ -207,6 +207,19 @@ export function runJobCreateTests(dbs: JobApiDbs): void {
       expect((await local.call("POST", "/v1/jobs", { SourceId: sourceId, ExecutionMethod: "CreateOnly" })).status).toBe(201);
     });
 
+    it("takes one unfinished job per destination instance", async () => {
+      const onto = { TargetType: "TargetInstance", InstanceId: "i-bp1busy0destination", ExecutionMethod: "CreateOnly" };
+      const first = await h.createJob(onto);
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const second = await h.createJob(onto);
+      expect(second).toMatchObject({ status: 400, body: { code: "ReplicationJob.DestinationBusy", message: expect.stringContaining(first.jobId), fix: expect.any(String) } });
+      expect((await h.a.call("GET", `/v1/sources/${second.sourceId}`)).body["state"]).toBe("Available");
+      // Another instance, or an image, is fine meanwhile; once the first job is gone the instance is free.
+      expect((await h.createJob({ ...onto, InstanceId: "i-bp1other0destination" })).status).toBe(201);
+      expect((await h.a.call("DELETE", `/v1/jobs/${first.jobId}`)).status).toBe(202);
+      expect((await h.a.call("POST", "/v1/jobs", { SourceId: second.sourceId, ...onto })).status).toBe(201);
+    });
+
     it("reads a job stored before InstanceId existed as an image job with InstanceId null", async () => {
       const r = await h.createJob({ ExecutionMethod: "CreateOnly" });
       await h.db.query("update replication_jobs set settings = settings - 'InstanceId' where job_id = $1", [r.jobId]);

@@ -627,7 +627,8 @@ export class Orchestrator implements JobWork {
   /**
    * A TargetInstance job being deleted: unless the migrated system already booted there (or its
    * boot check was skipped), the destination goes back to its snapshots; then its temporary disk,
-   * the snapshots and Hoist's user data go. The instance itself always stays.
+   * the snapshots and Hoist's user data go. A job that Finished leaves it alone. The instance
+   * itself always stays.
    */
   private async releaseDestination(job: JobRow, s: ReplicationJobSettings): Promise<void> {
     const destination = destinationOf(s);
@@ -637,8 +638,10 @@ export class Orchestrator implements JobWork {
       return;
     }
     const placement = placementOf(s);
-    const landed = await this.db.query("select 1 from job_images where job_id = $1 and verification in ('booted', 'skipped') limit 1", [job.job_id]);
-    if (landed.length === 0) {
+    const landed = (await this.db.query("select 1 from job_images where job_id = $1 and verification in ('booted', 'skipped') limit 1", [job.job_id])).length > 0;
+    // Finished: the instance runs the migrated system and its cleanup is done; any snapshots on it now are a later job's.
+    if (landed && !job.instance_id) return;
+    if (!landed) {
       await this.provider.rollbackDestination?.(placement);
       this.log.info("destination instance rolled back to its snapshots", { jobId: job.job_id, instanceId: destination });
     }

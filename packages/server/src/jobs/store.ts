@@ -106,6 +106,19 @@ export async function createJob(db: Database, work: JobWork, body: unknown, opts
         UNFINISHED_JOB_STATUSES,
       ]);
       if (holder[0]) throw sourceBusy(sourceId, holder[0].job_id, holder[0].status);
+      const destination = job.settings.TargetType === "TargetInstance" ? job.settings.InstanceId : null;
+      if (destination) {
+        // One migration at a time onto an instance: another would overwrite its disks and mix up its rollback snapshots.
+        const other = await tx.query<{ job_id: string; status: string }>(
+          "select job_id, status from replication_jobs where settings->>'InstanceId' = $1 and settings->>'TargetType' = 'TargetInstance' and status = any($2::text[]) limit 1",
+          [destination, HOLDING],
+        );
+        if (other[0]) {
+          throw new HoistError("ReplicationJob.DestinationBusy", `instance ${destination} is already the destination of replication job ${other[0].job_id} (${other[0].status})`, {
+            fix: "An instance takes one migration at a time: let that job finish, or cancel it, then create this one (or pick another instance).",
+          });
+        }
+      }
       if (source.state !== "Available") {
         const why = source.state === "Unavailable" ? (source.error_code === OFFLINE_CODE ? " (its agent is offline)" : " (its agent cannot be reached)") : "";
         throw new HoistError("SourceServerState.Invalid", `source server ${sourceId} is ${source.state}${why}; a job needs an Available source`, {
