@@ -603,7 +603,7 @@ export class Orchestrator implements JobWork {
           // The provider put the destination back from its snapshots when its boot failed: the copy on
           // it is gone, so a retry starts over from Preparing and copies the source onto it again.
           verdict.failure = new HoistError("Image.VerifyFailed", `instance ${s.InstanceId} did not boot the migrated system to multi-user with all filesystems mounted: ${v.reason ?? "unknown reason"}`, {
-            fix: `The instance was rolled back to its snapshots. Run hoist image check ${image} and read its console output, fix the cause on the source, then retry the job: it copies the source onto the instance again.`,
+            fix: `The instance was rolled back to its snapshots. Read the console output of its boot (the image ${image} keeps the verdict), fix the cause on the source, then retry the job: it copies the source onto the instance again.`,
           });
           await recordImage(tx, "failed", null);
           // pending_image: the image this failed run made is this job's to replace when it runs again.
@@ -625,10 +625,9 @@ export class Orchestrator implements JobWork {
   }
 
   /**
-   * A TargetInstance job being deleted: unless the migrated system already booted there (or its
-   * boot check was skipped), the destination goes back to its snapshots; then its temporary disk,
-   * the snapshots and Hoist's user data go. A job that Finished leaves it alone. The instance
-   * itself always stays.
+   * A TargetInstance job being deleted (cancelled, or deleted while InError or Stopped) before it
+   * Finished: the destination goes back to its snapshots, then its temporary disk, the snapshots and
+   * Hoist's user data go. A job that Finished leaves it alone. The instance itself always stays.
    */
   private async releaseDestination(job: JobRow, s: ReplicationJobSettings): Promise<void> {
     const destination = destinationOf(s);
@@ -638,13 +637,12 @@ export class Orchestrator implements JobWork {
       return;
     }
     const placement = placementOf(s);
+    // Finished (the migrated system booted, or needed no boot check, and the clean step let go of the
+    // instance): it runs the migrated system, and any snapshots on it now are a later job's.
     const landed = (await this.db.query("select 1 from job_images where job_id = $1 and verification in ('booted', 'skipped') limit 1", [job.job_id])).length > 0;
-    // Finished: the instance runs the migrated system and its cleanup is done; any snapshots on it now are a later job's.
     if (landed && !job.instance_id) return;
-    if (!landed) {
-      await this.provider.rollbackDestination?.(placement);
-      this.log.info("destination instance rolled back to its snapshots", { jobId: job.job_id, instanceId: destination });
-    }
+    await this.provider.rollbackDestination?.(placement);
+    this.log.info("destination instance rolled back to its snapshots", { jobId: job.job_id, instanceId: destination });
     await this.provider.releaseIntermediateInstance(destination, placement);
   }
 
