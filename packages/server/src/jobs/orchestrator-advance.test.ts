@@ -16,9 +16,10 @@ import { finishRelease } from "./release";
 const home = mkdtempSync("/var/tmp/hoist-orchestrator-advance-");
 let h: Harness;
 
+// Opening PGlite and starting two replicas takes longer than a hook's default 10 s when the whole suite shares 2 cores.
 beforeAll(async () => {
   h = await startHarness({ name: "embedded PGlite", newDb: () => openPglite(), sameDb: async (db) => ({ ...db, close: async () => {} }) });
-});
+}, 120_000);
 
 afterAll(async () => {
   await h.close();
