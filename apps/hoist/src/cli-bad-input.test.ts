@@ -311,6 +311,7 @@ const FLAGS: Record<string, Record<string, Bad[]>> = {
     "--parallel-streams": serverNumber("ReplicationJob.InvalidParallelStreams", 1, 16),
     "--license-type": all("ReplicationJob.InvalidLicenseType", ["", "GPL"]),
     "--instance-type": all("ReplicationJob.InvalidInstanceType", ["", "a b", "x".repeat(65)]),
+    "--destination-instance": all("Config.InvalidDestinationInstance", ["", "i-", "vm-1234", "I-BP1ABCD"]),
     "--tag": [...all("Config.InvalidTagFlag", ["", "=v"]), ...all("ReplicationJob.InvalidTags", ["aliyun:x=1", `k=${"v".repeat(129)}`, "k".repeat(129)])],
     "--frequency": serverNumber("ReplicationJob.InvalidFrequency", 1, 168),
     "--keep": serverNumber("ReplicationJob.InvalidMaxNumberOfImageToKeep", 1, 10),

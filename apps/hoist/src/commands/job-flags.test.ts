@@ -1,6 +1,6 @@
 import { isHoistError } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
-import { createRequest, dataDiskFlag, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
+import { createRequest, dataDiskFlag, destinationInstanceFlag, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -29,6 +29,12 @@ describe("hoist jobs flag syntax", () => {
     ]);
     expect(codeOf(() => createRequest({ source: "s-1", dataDisk, blockDisk: [3], verify: true }))).toBe("Config.InvalidBlockDiskFlag");
     expect(codeOf(() => createRequest({ source: "s-1", blockDisk: [1], verify: true }))).toBe("Config.InvalidBlockDiskFlag");
+  });
+
+  it("--destination-instance makes a TargetInstance job onto that ECS instance", () => {
+    expect(createRequest({ source: "s-1", destinationInstance: destinationInstanceFlag("i-bp1abcd2efgh3ijk4lmn"), verify: true })).toMatchObject({ TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn" });
+    expect(createRequest({ source: "s-1", verify: true })).not.toHaveProperty("TargetType");
+    for (const bad of ["", "i-", "vm-1234", "I-BP1ABCD", `i-${"a".repeat(41)}`]) expect(codeOf(() => destinationInstanceFlag(bad)), bad).toBe("Config.InvalidDestinationInstance");
   });
 
   it("tags: key=value, key alone, a value may hold '='; an empty key is refused", () => {

@@ -3,7 +3,7 @@
 // without its path, a time without a zone); ranges and combinations the API
 // knows about are left to the server, so the CLI and scripts calling the API
 // get the same codes for the same mistakes.
-import { type CreateReplicationJobRequest, type DataDiskRequest, HoistError, type ModifyReplicationJobRequest, type Tag } from "@hoist/protocol";
+import { type CreateReplicationJobRequest, type DataDiskRequest, ECS_INSTANCE_ID, HoistError, type ModifyReplicationJobRequest, type Tag } from "@hoist/protocol";
 
 /** A whole number (the sign is allowed; the server says whether it is in range). */
 export function wholeNumberFlag(flag: string) {
@@ -19,6 +19,16 @@ export function numberFlag(flag: string) {
     if (!/^-?\d+(\.\d+)?$/.test(value.trim())) throw new HoistError("Config.InvalidNumber", `${flag} must be a number (got "${value}")`, { fix: `Pass ${flag} <n>, e.g. ${flag} 100.` });
     return Number(value);
   };
+}
+
+/** An ECS instance id, as `hoist migrate --destination-instance` takes it. */
+export function destinationInstanceFlag(value: string): string {
+  if (!ECS_INSTANCE_ID.test(value)) {
+    throw new HoistError("Config.InvalidDestinationInstance", `--destination-instance must be an ECS instance id such as i-bp1abcd2efgh3ijk4lmn (got ${JSON.stringify(value.slice(0, 64))})`, {
+      fix: "Pass the id of the existing ECS instance to migrate onto (the ECS console lists them).",
+    });
+  }
+  return value;
 }
 
 /** `index:size:/path`, size in GiB or empty for the server's default. Repeatable. */
@@ -83,6 +93,8 @@ export interface CreateFlags {
   parallelStreams?: number;
   licenseType?: string;
   instanceType?: string;
+  /** The existing ECS instance to migrate onto (TargetType TargetInstance). */
+  destinationInstance?: string;
   tag?: Tag[];
   frequency?: number;
   keep?: number;
@@ -127,6 +139,10 @@ export function createRequest(f: CreateFlags): CreateReplicationJobRequest {
   set("ParallelStreams", f.parallelStreams);
   set("LicenseType", f.licenseType);
   set("InstanceType", f.instanceType);
+  if (f.destinationInstance !== undefined) {
+    body.TargetType = "TargetInstance";
+    body.InstanceId = f.destinationInstance;
+  }
   if (f.tag?.length) body.Tags = f.tag;
   if (f.frequency !== undefined) {
     body.RunOnce = false;

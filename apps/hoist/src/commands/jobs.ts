@@ -5,7 +5,7 @@ import { HoistError, type ModifyReplicationJobRequest, type ReplicationJob } fro
 import type { Command } from "commander";
 import { type ApiFlags, apiClient, withApiFlags } from "./codes";
 import { idValue } from "./flag-values";
-import { type CreateFlags, createRequest, dataDiskFlag, type ModifyFlags, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
+import { type CreateFlags, createRequest, dataDiskFlag, destinationInstanceFlag, type ModifyFlags, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
 import { jobDetail, jobsTable, progressText, statusText } from "./job-view";
 import { untilFlag, watchJob } from "./job-watch";
 
@@ -55,6 +55,11 @@ export function registerJobsCommand(program: Command): void {
       .option("--parallel-streams <n>", "parallel copy streams", wholeNumberFlag("--parallel-streams"))
       .option("--license-type <type>", "Aliyun or BYOL")
       .option("--instance-type <type>", "type of the intermediate instance")
+      .option(
+        "--destination-instance <id>",
+        "migrate onto this existing ECS instance instead of making an image (TargetType TargetInstance, one run, hoist server --provider alibaba): its disks are snapshotted first, then replaced by the copy, and rolled back if the job is cancelled before it finishes or its boot check fails",
+        destinationInstanceFlag,
+      )
       .option("--tag <key=value>", "a tag on the job; repeatable", tagFlag)
       .option("--frequency <hours>", "periodic: an incremental sync and a new image every this many hours", wholeNumberFlag("--frequency"))
       .option("--keep <n>", "periodic: images to keep (needs --frequency)", wholeNumberFlag("--keep"))
