@@ -6,8 +6,12 @@
 // while the agent copies and started again: it finds the job's intermediate
 // instance in the job's region and goes on. The job ends Finished with a custom
 // image that the fake booted under QEMU, and every temporary resource is gone.
+// Then the same source goes onto existing instances (TargetType TargetInstance):
+// a job cancelled mid-copy puts its destination back from the snapshots, and a
+// job run to the end leaves its destination running the migrated system, its
+// data disk holding the source's data and its own user data back in place.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
@@ -17,6 +21,8 @@ import { HOIST, type Spawned, spawnHoist, type StartedServer, startHoistServer, 
 
 interface Job {
   JobId: string;
+  TargetType: string;
+  InstanceId: string | null;
   Status: string;
   BusinessStatus: string | null;
   RegionId: string;
@@ -183,4 +189,125 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     const grep = spawnSync("grep", ["-rl", "--binary-files=text", SECRET, join(base, "server")], { encoding: "utf8" });
     expect(grep.stdout).toBe("");
   }, 40 * 60_000);
+  // --- Onto existing instances (TargetType TargetInstance, seed 003's "ECS Instance" destination).
+
+  /** Reads (and with `text`, first writes) 32 bytes at 1 MiB into a cloud disk's file: a mark a test can find again. */
+  const at1MiB = (file: string, text?: string): string => {
+    const fd = openSync(file, text === undefined ? "r" : "r+");
+    try {
+      if (text !== undefined) writeSync(fd, text.padEnd(32, "\0"), 1024 * 1024);
+      const buf = Buffer.alloc(32);
+      readSync(fd, buf, 0, 32, 1024 * 1024);
+      return buf.toString("utf8").replace(/\0+$/, "");
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const disksOf = (instanceId: string) => [...fake.disks.values()].filter((d) => d.instanceId === instanceId);
+  const ownUserDataOf = (who: string) => Buffer.from(`#cloud-config\nruncmd:\n  - echo ${who} > /etc/motd\n`).toString("base64");
+  const ontoInstance = (instanceId: string, name: string) => ({
+    SourceId: sourceId,
+    Name: name,
+    TargetType: "TargetInstance",
+    InstanceId: instanceId,
+    RegionId: "cn-hangzhou",
+    ImageName: name,
+    SystemDiskSize: 20,
+    DataDisks: [{ Index: 1, SourcePath: "/srv/data", Size: 20 }],
+    CompressLevel: 0,
+  });
+  const hoistSnapshotsOf = (instanceId: string) => [...fake.snapshots.values()].filter((x) => x.instanceId === instanceId && x.name.startsWith("hoist-before-"));
+
+  it("a TargetInstance job cancelled mid-copy puts its destination back from the snapshots and keeps the instance", async () => {
+    mkdirSync(join(source, "srv/data"), { recursive: true });
+    writeFileSync(join(source, "srv/data/orders.csv"), "id,item\n1,hoist\n");
+    const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20], regionId: "cn-hangzhou" });
+    const [sys, data] = ["system", "data"].map((t) => disksOf(dest).find((d) => d.type === t)!);
+    at1MiB(sys!.file, "the destination's own system");
+    at1MiB(data!.file, "the destination's own data");
+    const own = ownUserDataOf("cancelled");
+    fake.instances.get(dest)!.userData = own;
+
+    const created = await api<Job>("POST", "/v1/jobs", ontoInstance(dest, "web-cancelled"));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.JobId;
+    const syncing = await watch(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 0, 5 * 60_000);
+    // The destination itself is the job's intermediate instance: every disk was snapshotted first, SMC_Temp_Disk is attached.
+    expect(syncing.TransitionInstanceId).toBe(dest);
+    expect(hoistSnapshotsOf(dest).map((x) => x.diskId).sort()).toEqual([sys!.id, data!.id].sort());
+    expect(disksOf(dest).map((d) => d.name)).toContain("SMC_Temp_Disk");
+    // A migration under way changes the destination's disks (on ECS the receiver's work files land on its system disk).
+    at1MiB(sys!.file, "changed while migrating");
+    at1MiB(data!.file, "changed while migrating");
+
+    const callsBefore = fake.calls.length;
+    expect((await api<Job>("POST", `/v1/jobs/${id}/cancel`)).body.Status).toBe("Deleting");
+    await until(`job ${id} gone`, async () => ((await api<Job>("GET", `/v1/jobs/${id}`)).status === 404 ? true : undefined), 3 * 60_000);
+    await fake.settled();
+
+    // Rolled back: both disks from their snapshots, the instance's own user data, nothing temporary left; the instance stays.
+    const after = fake.calls.slice(callsBefore).filter((c) => c.product === "ecs");
+    expect(after.filter((c) => c.action === "ResetDisk").map((c) => c.params["DiskId"]).sort()).toEqual([sys!.id, data!.id].sort());
+    expect(after.some((c) => c.action === "DeleteInstance")).toBe(false);
+    expect(fake.instances.has(dest)).toBe(true);
+    expect(at1MiB(sys!.file)).toBe("the destination's own system");
+    expect(at1MiB(data!.file)).toBe("the destination's own data");
+    expect(fake.instances.get(dest)?.userData).toBe(own);
+    expect(disksOf(dest).map((d) => d.name).sort()).toEqual(["data1", "system"]);
+    expect(hoistSnapshotsOf(dest)).toEqual([]);
+    expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
+  }, 10 * 60_000);
+
+  it("a TargetInstance job runs to Finished: the destination boots the migrated system, its data disk holds the source's data, its user data is its own", async () => {
+    const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20], regionId: "cn-hangzhou" });
+    const originalSystem = disksOf(dest).find((d) => d.type === "system")!.id;
+    const own = ownUserDataOf("finished");
+    fake.instances.get(dest)!.userData = own;
+    const callsBefore = fake.calls.length;
+
+    const created = await api<Job>("POST", "/v1/jobs", ontoInstance(dest, "web-onto-instance"));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ TargetType: "TargetInstance", InstanceId: dest });
+    const finished = await watch(created.body.JobId, (j) => j.Status === "Finished", 15 * 60_000);
+    expect(finished).toMatchObject({ TargetType: "TargetInstance", InstanceId: dest, TransitionInstanceId: null });
+    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: "web-onto-instance", RegionId: "cn-hangzhou", Verification: "booted" })]);
+
+    // No intermediate instance of Hoist's own was started and the destination was never deleted: it runs, on a new system disk.
+    const calls = fake.calls.slice(callsBefore).filter((c) => c.product === "ecs");
+    expect(calls.filter((c) => c.action === "RunInstances")).toEqual([]);
+    expect(calls.filter((c) => c.action === "DeleteInstance")).toEqual([]);
+    expect(calls.filter((c) => c.action === "ReplaceSystemDisk").map((c) => c.params["InstanceId"])).toEqual([dest]);
+    expect(fake.instances.get(dest)?.status).toBe("Running");
+    const disks = disksOf(dest);
+    expect(disks.map((d) => d.type).sort()).toEqual(["data", "system"]);
+    expect(disks.find((d) => d.type === "system")?.id).not.toBe(originalSystem);
+    // The fake booted the destination's new system disk to multi-user with the data disk mounted (the job's verification).
+    const console = readFileSync(join(cloud, "instances", dest, "console.log"), "utf8");
+    expect(console).toMatch(/HOIST-VERIFY mounts=.*\/srv\/data/);
+
+    // The data disk, written in place, holds the source's folder.
+    const dataFile = disks.find((d) => d.type === "data")!.file;
+    const table = JSON.parse(execFileSync("sfdisk", ["-J", dataFile], { encoding: "utf8" })) as { partitiontable: { sectorsize?: number; partitions: { start: number; size: number }[] } };
+    const part = table.partitiontable.partitions[0]!;
+    const sector = table.partitiontable.sectorsize ?? 512;
+    const loop = execFileSync("losetup", ["--find", "--show", "--read-only", "--offset", String(part.start * sector), "--sizelimit", String(part.size * sector), dataFile], { encoding: "utf8" }).trim();
+    const mnt = mkdtempSync(join(base, "dest-data-"));
+    try {
+      execFileSync("mount", ["-o", "ro,noload", loop, mnt]);
+      try {
+        expect(readFileSync(join(mnt, "orders.csv"), "utf8")).toBe(readFileSync(join(source, "srv/data/orders.csv"), "utf8"));
+      } finally {
+        execFileSync("umount", [mnt]);
+      }
+    } finally {
+      spawnSync("losetup", ["-d", loop]);
+    }
+
+    // Its user data is exactly its own again; SMC_Temp_Disk and the rollback snapshots are gone.
+    expect(fake.instances.get(dest)?.userData).toBe(own);
+    expect([...fake.disks.values()].some((d) => d.name === "SMC_Temp_Disk")).toBe(false);
+    expect(hoistSnapshotsOf(dest)).toEqual([]);
+    expect([...fake.snapshots.values()].some((x) => x.name.startsWith("hoist-before-"))).toBe(false);
+    expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
+  }, 20 * 60_000);
 });
