@@ -146,7 +146,7 @@ async function startReceiver(dir: string, cleanup: Cleanup): Promise<{ ready: Re
   return { ready: JSON.parse(line) as ReceiverReady, proc, adminToken: readFileSync(join(stateDir, "admin.token"), "utf8").trim() };
 }
 
-async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number }> {
+async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number; phaseMs: { copy: number; verify: number; finish: number } }> {
   const uuid = (await capture("blkid", ["-p", "-o", "value", "-s", "UUID", source])).trim();
   const plan: TargetPlan = {
     bootMode: "bios",
@@ -174,10 +174,10 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (code !== 0) throw new Error(`the hoist agent exited with ${code}`);
   const [u, s] = readFileSync(join(dir, "agent-time"), "utf8").trim().split("\n").pop()!.split(" ").map(Number);
-  const result = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { bytesSent: number; bytesRead: number };
+  const result = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { bytesSent: number; bytesRead: number; phaseMs: { copy: number; verify: number; finish: number } };
   await client.json("DELETE", `/v1/jobs/${job.jobId}`);
   deleted = true;
-  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: (u ?? 0) + (s ?? 0) + cpuOfPid(receiver.proc.pid ?? 0) - receiverCpu, read: result.bytesRead };
+  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: (u ?? 0) + (s ?? 0) + cpuOfPid(receiver.proc.pid ?? 0) - receiverCpu, read: result.bytesRead, phaseMs: result.phaseMs };
 }
 
 /**
@@ -226,7 +226,9 @@ await withCleanup(async (cleanup) => {
     // Warm the page cache the same way for everyone; this read is also the speed ceiling.
     const read = await pipeline(dir, "dd to /dev/null", [["dd", [`if=${src.device}`, "of=/dev/null", "bs=4M"]]]);
     const rows: Row[] = [];
-    for (const compression of [0, 1]) rows.push(await hoistCopy(dir, receiver, src.device, bytes, compression, cleanup));
+    const hoist0 = await hoistCopy(dir, receiver, src.device, bytes, 0, cleanup);
+    rows.push(hoist0);
+    for (const compression of [1]) rows.push(await hoistCopy(dir, receiver, src.device, bytes, compression, cleanup));
     const t1 = await sparseTarget(dir, "partclone", bytes, cleanup);
     rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]], t1));
     const t2 = await sparseTarget(dir, "dd", bytes, cleanup);
@@ -238,7 +240,6 @@ await withCleanup(async (cleanup) => {
         ["dd", [`of=${t2}`, "bs=4M", "conv=sparse", "status=none"]],
       ], t2),
     );
-    const hoist0 = rows[0]!;
     process.stdout.write(`\n${label}: ${(src.used / GiB).toFixed(2)} GiB used of ${sizeGiB} GiB; dd to /dev/null read it all in ${secs(read.seconds)} s (${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s)\n`);
     process.stdout.write(
       `${table(
@@ -247,6 +248,8 @@ await withCleanup(async (cleanup) => {
       )}\n`,
     );
     process.stdout.write(`hoist c0 reads at ${((src.used / MiB) / hoist0.seconds).toFixed(0)} MiB/s of used data; dd reads the device at ${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s\n`);
+    const ph = hoist0.phaseMs;
+    process.stdout.write(`hoist c0 phases: copy ${secs(ph.copy / 1000)} s (${((src.used / MiB) / (ph.copy / 1000)).toFixed(0)} MiB/s of used data), receiver's chunk check ${secs(ph.verify / 1000)} s, fsck ${secs(ph.finish / 1000)} s\n`);
     results[label] = { usedBytes: src.used, ddReadSeconds: read.seconds, rows };
     await sleep(100);
   }

@@ -102,6 +102,8 @@ export interface BlockTransferResult {
   verifiedChunks: number;
   finished: BlockFinished;
   durationMs: number;
+  /** Where the time went: reading and sending (all passes), the receiver's check of every chunk, and its fsck/grow of the target. */
+  phaseMs: { copy: number; verify: number; finish: number };
 }
 
 const MANIFEST_LIMIT = 256 * 1024 * 1024;
@@ -354,6 +356,7 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
     } else {
       finalEntries = (await runPass(o.source, firstMap)).entries;
     }
+    const copied = Date.now();
     // Verification: the target must hold exactly what the copied state hashed to, chunk by chunk.
     let verified: BlockVerified | undefined;
     for (let round = 0; round < 3; round++) {
@@ -385,6 +388,7 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
     if (!verified || verified.mismatchedCount > 0) {
       throw new HoistError("Block.VerifyFailed", `${verified?.mismatchedCount ?? "some"} chunks on the target do not match the source`, { fix: "Run the transfer again; if it keeps failing, check the intermediate instance's disk.", retryable: true });
     }
+    const checked = Date.now();
     await writeJsonRecord(session.socket, BLOCK_RECORD.finish, { grow: o.grow ?? true });
     const rec = await session.reader.next(60 * 60_000);
     if (!rec) throw new HoistError("Transport.Closed", "the receiver closed the block session before it finished the filesystem", { retryable: true });
@@ -403,6 +407,7 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
       verifiedChunks: verified.checked,
       finished,
       durationMs: Date.now() - started,
+      phaseMs: { copy: copied - started, verify: checked - copied, finish: Date.now() - checked },
     };
     log.info("block copy finished", { ...result, finished: undefined, check: finished.check, grown: finished.grown });
     return result;
