@@ -333,4 +333,44 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(fake.snapshots.size).toBe(0);
     expect(statSync(disksNow.find((d) => d.type === "data")!.file).size).toBe(30 * GiB);
   });
+  it("acts on the destination a placement names (a TargetInstance job's) and never deletes a user's instance", async () => {
+    const dest = fake.seedInstance({ systemGiB: 40, dataGiB: [] });
+    const sys = [...fake.disks.values()].find((d) => d.instanceId === dest)!;
+    const mark = (text?: string): string => {
+      const fd = openSync(sys.file, text === undefined ? "r" : "r+");
+      try {
+        if (text !== undefined) writeSync(fd, text.padEnd(24, "\0"), 1024 * 1024);
+        const buf = Buffer.alloc(24);
+        readSync(fd, buf, 0, 24, 1024 * 1024);
+        return buf.toString("utf8").replace(/\0+$/, "");
+      } finally {
+        closeSync(fd);
+      }
+    };
+    mark("the user's own system");
+    // A provider making images (the control plane's) releases only instances it started.
+    const p = provider();
+    expect(await codeOf(p.releaseIntermediateInstance(dest))).toBe("IntermediateInstance.NotHoists");
+    expect(fake.instances.get(dest)?.status).toBe("Running");
+    expect(await codeOf(p.createIntermediateInstance({ region: "cn-hangzhou", placement: { region: "cn-hangzhou", destinationInstanceId: "vm-1" }, label: "j-x", plan: plan(), inventory: inventory() }))).toBe(
+      "Destination.InvalidInstanceId",
+    );
+
+    // The same provider, given the placement, prepares the destination, rolls it back and cleans up after it.
+    const placement = { region: "cn-hangzhou", destinationInstanceId: dest };
+    const runsBefore = fake.actions("ecs").filter((a) => a === "RunInstances").length;
+    const inst = await p.createIntermediateInstance({ region: "cn-hangzhou", placement, label: "j-onto", plan: plan(), inventory: inventory() });
+    expect(inst.instanceId).toBe(dest);
+    expect(fake.actions("ecs").filter((a) => a === "RunInstances")).toHaveLength(runsBefore);
+    expect((await p.findIntermediateInstance(dest, placement))?.fingerprint).toBe(inst.fingerprint);
+    mark("changed by the migration");
+    await p.rollbackDestination(placement);
+    await fake.settled();
+    expect(mark()).toBe("the user's own system");
+    await p.releaseIntermediateInstance(dest, placement);
+    expect(fake.instances.has(dest)).toBe(true);
+    expect([...fake.disks.values()].some((d) => d.name === TEMP_DISK_NAME)).toBe(false);
+    expect([...fake.snapshots.values()].some((x) => x.instanceId === dest)).toBe(false);
+    expect(Buffer.from(fake.instances.get(dest)?.userData ?? "", "base64").toString("utf8")).not.toContain("hoist-receiver");
+  });
 });
