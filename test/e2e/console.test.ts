@@ -182,6 +182,23 @@ describe("the web console", () => {
     // Following a link in the summary puts the focus on the field.
     await summary.getByRole("link", { name: /^CompressLevel:/ }).click();
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe("CompressLevel");
+
+    // Onto an existing ECS instance: the instance id field appears and is checked by the same rules.
+    await page.getByLabel("Destination type").selectOption("TargetInstance");
+    const instanceField = page.getByLabel("Destination instance id");
+    await instanceField.waitFor();
+    await until("the InstanceId problem to show", async () => (await page.locator("#err-InstanceId").innerText()).includes("ReplicationJob.InvalidInstanceId"), 10_000);
+    expect(await page.locator("#err-InstanceId").innerText()).toContain('TargetType "TargetInstance" needs InstanceId: the existing ECS instance to migrate onto');
+    await instanceField.fill("web-1");
+    await until("the shape problem to show", async () => (await page.locator("#err-InstanceId").innerText()).includes('(got "web-1")'), 10_000);
+    await instanceField.fill("i-bp1abcd2efgh3ijk4lmn");
+    await until("the InstanceId problem to go", async () => (await page.locator("#err-InstanceId").innerText()) === "", 10_000);
+    await shot("06b-migration-form-instance");
+    // This server runs the local provider, which makes images only: the API says so, with the fix.
+    const onto = await api<{ code: string; message: string; fix: string }>("POST", "/v1/jobs", { SourceId: sourceId, TargetType: "TargetInstance", InstanceId: "i-bp1abcd2efgh3ijk4lmn" });
+    expect(onto).toMatchObject({ status: 400, body: { code: "ReplicationJob.UnsupportedTargetType", message: expect.stringContaining("the local provider makes images only"), fix: expect.stringContaining("--provider alibaba") } });
+    await page.getByLabel("Destination type").selectOption("Image");
+    expect(await instanceField.isHidden()).toBe(true);
   });
 
   it("starts a migration from the form, shows the copy moving, pauses and resumes it with a new rate limit, and finishes with a verified image", async () => {
