@@ -4,14 +4,14 @@
 // (rsync's quick check plus the partial dir), and on a changed source it is
 // the incremental re-sync.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { type Logger, silentLogger } from "@hoist/runtime";
 import { TUNNEL_ENV } from "@hoist/transport";
-import { killLeftovers, recordChildren } from "./leftovers";
+import { killLeftovers, makeWorkDir, recordChildren, removeDeadWorkDirs } from "./leftovers";
 import { excludeRules, folderPassRules, planStreams, type StreamPlan, streamFilterRules } from "./plan-streams";
 import { buildRsyncArgs } from "./rsync-args";
 import { interpretRsyncExit } from "./rsync-exit";
@@ -150,7 +150,9 @@ export async function transferTree(options: TransferOptions): Promise<TransferRe
   const streamsWanted = Math.max(1, Math.min(16, Math.floor(options.streams ?? 4)));
   const excludes = options.excludes ?? [];
   const skipPaths = options.skipPaths ?? [];
-  const work = mkdtempSync(join(tmpdir(), "hoist-transfer-"));
+  const stale = removeDeadWorkDirs(tmpdir());
+  if (stale.length) log.info("removed work folders of copies whose process died", { folders: stale.length });
+  const work = makeWorkDir(tmpdir());
   const reportChanges = options.reportChanges ?? true;
   const snapshotFile = join(work, "source.snapshot");
   let walk: Awaited<ReturnType<typeof walkSource>>;
