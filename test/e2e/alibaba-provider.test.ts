@@ -9,7 +9,7 @@ import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protoc
 import { createAlibabaProvider, type AlibabaProviderOptions, INTERMEDIATE_INSTANCE_NAME, receiverHealthy, TEMP_DISK_NAME } from "@hoist/providers";
 import { createControlClient } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const AK = "LTAI5tHoistContractFake";
@@ -336,17 +336,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
   it("acts on the destination a placement names (a TargetInstance job's) and never deletes a user's instance", async () => {
     const dest = fake.seedInstance({ systemGiB: 40, dataGiB: [] });
     const sys = [...fake.disks.values()].find((d) => d.instanceId === dest)!;
-    const mark = (text?: string): string => {
-      const fd = openSync(sys.file, text === undefined ? "r" : "r+");
-      try {
-        if (text !== undefined) writeSync(fd, text.padEnd(24, "\0"), 1024 * 1024);
-        const buf = Buffer.alloc(24);
-        readSync(fd, buf, 0, 24, 1024 * 1024);
-        return buf.toString("utf8").replace(/\0+$/, "");
-      } finally {
-        closeSync(fd);
-      }
-    };
+    const mark = (text?: string): string => diskMark(sys.file, text);
     mark("the user's own system");
     // A provider making images (the control plane's) releases only instances it started.
     const p = provider();

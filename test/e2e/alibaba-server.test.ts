@@ -11,10 +11,10 @@
 // job run to the end leaves its destination running the migrated system, its
 // data disk holding the source's data and its own user data back in place.
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { HOIST, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
@@ -191,18 +191,6 @@ describe("hoist server --provider alibaba (contract fake)", () => {
   }, 40 * 60_000);
   // --- Onto existing instances (TargetType TargetInstance, seed 003's "ECS Instance" destination).
 
-  /** Reads (and with `text`, first writes) 32 bytes at 1 MiB into a cloud disk's file: a mark a test can find again. */
-  const at1MiB = (file: string, text?: string): string => {
-    const fd = openSync(file, text === undefined ? "r" : "r+");
-    try {
-      if (text !== undefined) writeSync(fd, text.padEnd(32, "\0"), 1024 * 1024);
-      const buf = Buffer.alloc(32);
-      readSync(fd, buf, 0, 32, 1024 * 1024);
-      return buf.toString("utf8").replace(/\0+$/, "");
-    } finally {
-      closeSync(fd);
-    }
-  };
   const disksOf = (instanceId: string) => [...fake.disks.values()].filter((d) => d.instanceId === instanceId);
   const ownUserDataOf = (who: string) => Buffer.from(`#cloud-config\nruncmd:\n  - echo ${who} > /etc/motd\n`).toString("base64");
   const ontoInstance = (instanceId: string, name: string) => ({
@@ -223,8 +211,8 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     writeFileSync(join(source, "srv/data/orders.csv"), "id,item\n1,hoist\n");
     const dest = fake.seedInstance({ systemGiB: 20, dataGiB: [20], regionId: "cn-hangzhou" });
     const [sys, data] = ["system", "data"].map((t) => disksOf(dest).find((d) => d.type === t)!);
-    at1MiB(sys!.file, "the destination's own system");
-    at1MiB(data!.file, "the destination's own data");
+    diskMark(sys!.file, "the destination's own system");
+    diskMark(data!.file, "the destination's own data");
     const own = ownUserDataOf("cancelled");
     fake.instances.get(dest)!.userData = own;
 
@@ -237,8 +225,8 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     expect(hoistSnapshotsOf(dest).map((x) => x.diskId).sort()).toEqual([sys!.id, data!.id].sort());
     expect(disksOf(dest).map((d) => d.name)).toContain("SMC_Temp_Disk");
     // A migration under way changes the destination's disks (on ECS the receiver's work files land on its system disk).
-    at1MiB(sys!.file, "changed while migrating");
-    at1MiB(data!.file, "changed while migrating");
+    diskMark(sys!.file, "changed while migrating");
+    diskMark(data!.file, "changed while migrating");
 
     const callsBefore = fake.calls.length;
     expect((await api<Job>("POST", `/v1/jobs/${id}/cancel`)).body.Status).toBe("Deleting");
@@ -250,8 +238,8 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     expect(after.filter((c) => c.action === "ResetDisk").map((c) => c.params["DiskId"]).sort()).toEqual([sys!.id, data!.id].sort());
     expect(after.some((c) => c.action === "DeleteInstance")).toBe(false);
     expect(fake.instances.has(dest)).toBe(true);
-    expect(at1MiB(sys!.file)).toBe("the destination's own system");
-    expect(at1MiB(data!.file)).toBe("the destination's own data");
+    expect(diskMark(sys!.file)).toBe("the destination's own system");
+    expect(diskMark(data!.file)).toBe("the destination's own data");
     expect(fake.instances.get(dest)?.userData).toBe(own);
     expect(disksOf(dest).map((d) => d.name).sort()).toEqual(["data1", "system"]);
     expect(hoistSnapshotsOf(dest)).toEqual([]);

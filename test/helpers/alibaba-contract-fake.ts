@@ -20,7 +20,7 @@
 // its copy is done; an instance boots once its disks are).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, mkdirSync, readdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, readdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { parseUserData, startReceiver, stopReceiver } from "@hoist/providers";
@@ -73,6 +73,19 @@ const KNOWN = new Set([
   "vpc:DescribeVSwitches",
   "ens:DescribeImages",
 ]);
+
+/** Reads (and with `text`, first writes) 32 bytes at 1 MiB into a cloud disk's file: a mark a test can find again. */
+export function diskMark(file: string, text?: string): string {
+  const fd = openSync(file, text === undefined ? "r" : "r+");
+  try {
+    if (text !== undefined) writeSync(fd, text.padEnd(32, "\0"), 1024 * 1024);
+    const buf = Buffer.alloc(32);
+    readSync(fd, buf, 0, 32, 1024 * 1024);
+    return buf.toString("utf8").replace(/\0+$/, "");
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** ExportImage's ImageFormat values, and the regions where it is honoured (elsewhere the export is RAW). */
 const EXPORT_FORMATS = ["raw", "vhd", "qcow2", "vmdk", "vdi"];

@@ -13,7 +13,7 @@ import {
   runMigration,
   terminalQuestion,
 } from "@hoist/agent";
-import { HoistError, isHoistError, toHoistError } from "@hoist/protocol";
+import { ECS_INSTANCE_ID, HoistError, isHoistError, toHoistError } from "@hoist/protocol";
 import { pidAlive } from "@hoist/runtime";
 import { type AlibabaTarget, createAlibabaProvider, createLocalProvider, type Provider, resolveCredentials } from "@hoist/providers";
 import type { Command } from "commander";
@@ -163,7 +163,7 @@ export function registerMigrateCommand(program: Command): void {
     .option(
       "--destination-instance <id>",
       "--target instance: the existing ECS instance to migrate onto (its disks are snapshotted first and rolled back if the boot test fails)",
-      cloudId("--destination-instance", /^i-[0-9a-z]{4,40}$/, "Config.InvalidDestinationInstance", "an ECS instance id such as i-bp1abcd2efgh3ijk4lmn"),
+      cloudId("--destination-instance", ECS_INSTANCE_ID, "Config.InvalidDestinationInstance", "an ECS instance id such as i-bp1abcd2efgh3ijk4lmn"),
     )
     .option("--test-only", "--target instance: boot-test the migrated destination, then roll its disks back to the snapshots")
     .option("--ens-region <id>", "--target ens: where the ENS image goes (cn-beijing or ap-southeast-1)", cloudId("--ens-region", /^[a-z]{2,}(-[a-z0-9]+){1,3}$/, "Config.InvalidEnsTarget", "a region id such as cn-beijing"))

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HoistError, type ImageVerification, type SourceInventory, type TargetPlan } from "@hoist/protocol";
+import { ECS_INSTANCE_ID, HoistError, type ImageVerification, type SourceInventory, type TargetPlan } from "@hoist/protocol";
 import { type Logger, silentLogger } from "@hoist/runtime";
 import { createControlClient, fingerprintOfCertificate, generateSelfSignedCertificate } from "@hoist/transport";
 import { receiverHealthy } from "../local/receiver-process";
@@ -110,7 +110,7 @@ function placedOptions(options: AlibabaProviderOptions, placement: Placement | u
         : {};
   const fields = { ...network, netMode: placement.netMode ?? netMode, instanceType: placement.instanceType ?? instanceType };
   const destination = placement.destinationInstanceId;
-  if (destination !== undefined && !/^i-[0-9a-z]{4,40}$/.test(destination)) {
+  if (destination !== undefined && !ECS_INSTANCE_ID.test(destination)) {
     throw new HoistError("Destination.InvalidInstanceId", `${JSON.stringify(destination.slice(0, 64))} is not an ECS instance id`, { fix: "Name the destination by its ECS instance id, such as i-bp1abcd2efgh3ijk4lmn." });
   }
   return {

@@ -90,6 +90,7 @@ function blockSourcesOf(job: JobRow): BlockSourceReport[] {
  * restarted server finds the job's instance in the job's region).
  */
 export function placementOf(s: ReplicationJobSettings): Placement {
+  const destination = destinationOf(s);
   return {
     region: s.RegionId,
     netMode: s.NetMode === 2 ? "vpc" : "public",
@@ -97,7 +98,7 @@ export function placementOf(s: ReplicationJobSettings): Placement {
     ...(s.VSwitchId ? { vSwitchId: s.VSwitchId } : {}),
     ...(s.InstanceType ? { instanceType: s.InstanceType } : {}),
     // A TargetInstance job lands on the user's instance, which serves as its intermediate instance.
-    ...(s.TargetType === "TargetInstance" && s.InstanceId ? { destinationInstanceId: s.InstanceId } : {}),
+    ...(destination ? { destinationInstanceId: destination } : {}),
   };
 }
 

@@ -99,8 +99,7 @@ export async function createJob(db: Database, work: JobWork, body: unknown, opts
       );
       const source = sources[0];
       if (!source) throw sourceNotFound(sourceId);
-      const targets = opts.targets ? { targetTypes: opts.targets.targetTypes, ...(opts.targets.provider ? { provider: opts.targets.provider } : {}) } : {};
-      const job = validateCreateJob(body, now, { sourceId, name: source.name, inventory: json<SourceInventory>(source.inventory) }, { jobId, regionId: opts.regionId, ...targets });
+      const job = validateCreateJob(body, now, { sourceId, name: source.name, inventory: json<SourceInventory>(source.inventory) }, { jobId, regionId: opts.regionId, ...opts.targets });
       const holder = await tx.query<{ job_id: string; status: string }>("select job_id, status from replication_jobs where source_id = $1 and status = any($2::text[])", [
         sourceId,
         UNFINISHED_JOB_STATUSES,
