@@ -24,6 +24,9 @@ const GiB = 2 ** 30;
 const repo = process.env.HOIST_REPO ?? process.cwd();
 const HOIST = join(repo, "apps/hoist/bin/hoist");
 const TICK = 100;
+// HOIST_BENCH_CPU_PROF=<folder>: the agent and the receiver (and their chunk workers) write V8 CPU profiles there.
+const PROF_DIR = process.env.HOIST_BENCH_CPU_PROF;
+const profArgs = (name: string): string[] => (PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${join(PROF_DIR, name)}`] : []);
 
 // --- the agent side of hoist runs in its own process, so its CPU time is its own
 if (process.argv[2] === "--agent-child") {
@@ -40,13 +43,14 @@ interface Row {
   cpuSeconds: number;
 }
 
-function cpuOfPid(pid: number): number {
+/** User and system CPU seconds of a live process (its threads included). */
+function cpuOfPid(pid: number): { user: number; sys: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICK;
+    return { user: Number(fields[11]) / TICK, sys: Number(fields[12]) / TICK };
   } catch {
-    return 0;
+    return { user: 0, sys: 0 };
   }
 }
 
@@ -134,7 +138,7 @@ async function makeSource(dir: string, bytes: number, fraction: number, cleanup:
 
 async function startReceiver(dir: string, cleanup: Cleanup): Promise<{ ready: ReceiverReady; proc: ChildProcess; adminToken: string }> {
   const stateDir = join(dir, "receiver");
-  const proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "disk", "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, [...profArgs("receiver"), HOIST, "receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "disk", "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
   cleanup.add("stop the receiver", async () => {
     if (proc.exitCode === null) proc.kill("SIGTERM");
     await new Promise((r) => (proc.exitCode === null ? proc.once("exit", r) : r(null)));
@@ -146,7 +150,7 @@ async function startReceiver(dir: string, cleanup: Cleanup): Promise<{ ready: Re
   return { ready: JSON.parse(line) as ReceiverReady, proc, adminToken: readFileSync(join(stateDir, "admin.token"), "utf8").trim() };
 }
 
-async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number; phaseMs: { copy: number; verify: number; finish: number } }> {
+async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number; phaseMs: { copy: number; verify: number; finish: number }; cpu: { agentUser: number; agentSys: number; receiverUser: number; receiverSys: number } }> {
   const uuid = (await capture("blkid", ["-p", "-o", "value", "-s", "UUID", source])).trim();
   const plan: TargetPlan = {
     bootMode: "bios",
@@ -165,7 +169,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   const receiverCpu = cpuOfPid(receiver.proc.pid ?? 0);
   const started = process.hrtime.bigint();
   const script = process.argv[1] ?? "";
-  const agent = spawn("/usr/bin/time", ["-f", "%U %S", "-o", join(dir, "agent-time"), process.execPath, script, "--agent-child"], { env: { ...process.env, BENCH_AGENT: JSON.stringify(options) }, stdio: ["ignore", "pipe", "inherit"] });
+  const agent = spawn("/usr/bin/time", ["-f", "%U %S", "-o", join(dir, "agent-time"), process.execPath, ...profArgs(`agent-c${compression}`), script, "--agent-child"], { env: { ...process.env, BENCH_AGENT: JSON.stringify(options) }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   agent.stdout!.on("data", (c: Buffer) => {
     out += c.toString("utf8");
@@ -177,7 +181,9 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   const result = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { bytesSent: number; bytesRead: number; phaseMs: { copy: number; verify: number; finish: number } };
   await client.json("DELETE", `/v1/jobs/${job.jobId}`);
   deleted = true;
-  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: (u ?? 0) + (s ?? 0) + cpuOfPid(receiver.proc.pid ?? 0) - receiverCpu, read: result.bytesRead, phaseMs: result.phaseMs };
+  const receiverAfter = cpuOfPid(receiver.proc.pid ?? 0);
+  const cpu = { agentUser: u ?? 0, agentSys: s ?? 0, receiverUser: receiverAfter.user - receiverCpu.user, receiverSys: receiverAfter.sys - receiverCpu.sys };
+  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: cpu.agentUser + cpu.agentSys + cpu.receiverUser + cpu.receiverSys, read: result.bytesRead, phaseMs: result.phaseMs, cpu };
 }
 
 /**
@@ -204,7 +210,11 @@ async function pipeline(dir: string, name: string, stages: [string, string[]][],
 }
 
 const args = process.argv.slice(2);
-const sizeGiB = Number(args[args.indexOf("--size-gib") + 1] ?? 0) || 4;
+const flag = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const sizeGiB = Number(flag("--size-gib") ?? 4) || 4;
+// --case half-used|full (default both); --hoist-only skips the peers (for profiling hoist alone).
+const cases = ([["half-used", 0.5], ["full", 0.97]] as const).filter(([label]) => !flag("--case") || flag("--case") === label);
+const hoistOnly = args.includes("--hoist-only");
 
 await withCleanup(async (cleanup) => {
   await ensureTools();
@@ -214,10 +224,7 @@ await withCleanup(async (cleanup) => {
   const host = machine("-").replace(/, QEMU -/, "");
   const results: Record<string, unknown> = { machine: host, sizeGiB };
   process.stdout.write(`block copy of a ${sizeGiB} GiB ext4 partition on ${host}\n`);
-  for (const [label, fraction] of [
-    ["half-used", 0.5],
-    ["full", 0.97],
-  ] as const) {
+  for (const [label, fraction] of cases) {
     const dir = join(base, label);
     mkdirSync(dir);
     const bytes = sizeGiB * GiB;
@@ -229,17 +236,19 @@ await withCleanup(async (cleanup) => {
     const hoist0 = await hoistCopy(dir, receiver, src.device, bytes, 0, cleanup);
     rows.push(hoist0);
     for (const compression of [1]) rows.push(await hoistCopy(dir, receiver, src.device, bytes, compression, cleanup));
-    const t1 = await sparseTarget(dir, "partclone", bytes, cleanup);
-    rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]], t1));
-    const t2 = await sparseTarget(dir, "dd", bytes, cleanup);
-    rows.push(
+    if (!hoistOnly) {
+      const t1 = await sparseTarget(dir, "partclone", bytes, cleanup);
+      rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]], t1));
+      const t2 = await sparseTarget(dir, "dd", bytes, cleanup);
+      rows.push(
       await pipeline(dir, "dd | zstd -1 | zstd -d | dd", [
         ["dd", [`if=${src.device}`, "bs=4M", "status=none"]],
         ["zstd", ["-1", "-q", "-c", "-T1"]],
         ["zstd", ["-d", "-q", "-c"]],
         ["dd", [`of=${t2}`, "bs=4M", "conv=sparse", "status=none"]],
       ], t2),
-    );
+      );
+    }
     process.stdout.write(`\n${label}: ${(src.used / GiB).toFixed(2)} GiB used of ${sizeGiB} GiB; dd to /dev/null read it all in ${secs(read.seconds)} s (${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s)\n`);
     process.stdout.write(
       `${table(
@@ -248,6 +257,8 @@ await withCleanup(async (cleanup) => {
       )}\n`,
     );
     process.stdout.write(`hoist c0 reads at ${((src.used / MiB) / hoist0.seconds).toFixed(0)} MiB/s of used data; dd reads the device at ${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s\n`);
+    const c = hoist0.cpu;
+    process.stdout.write(`hoist c0 CPU: agent ${secs(c.agentUser)} s user + ${secs(c.agentSys)} s system, receiver ${secs(c.receiverUser)} s user + ${secs(c.receiverSys)} s system\n`);
     const ph = hoist0.phaseMs;
     process.stdout.write(`hoist c0 phases: copy ${secs(ph.copy / 1000)} s (${((src.used / MiB) / (ph.copy / 1000)).toFixed(0)} MiB/s of used data), receiver's chunk check ${secs(ph.verify / 1000)} s, fsck ${secs(ph.finish / 1000)} s\n`);
     results[label] = { usedBytes: src.used, ddReadSeconds: read.seconds, rows };

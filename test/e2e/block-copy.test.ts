@@ -4,7 +4,7 @@
 // mounted on the target side, checked with the filesystem's own fsck, and
 // compared file by file with the source by an independent comparer.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -12,7 +12,7 @@ import { type BlockTransferOptions, type BlockTransferResult, transferPartitionB
 import { readJobState } from "@hoist/images";
 import { BLOCK_CODEC, BLOCK_RECORD, type CreateJobResponse, type TargetPlan } from "@hoist/protocol";
 import { createLogger } from "@hoist/runtime";
-import { connectPinned, createControlClient, encodeChunkHead, encodeFrame, RecordReader, readFrame, writeJsonRecord, writeRecord } from "@hoist/transport";
+import { connectPinned, createControlClient, encodeChunkHead, encodeFrame, encodeVerifyList, RecordReader, readFrame, writeJsonRecord, writeRecord } from "@hoist/transport";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
@@ -353,6 +353,42 @@ describe("block copy", () => {
       closeSync(fd);
     }
     expect(head.equals(Buffer.alloc(4096))).toBe(true);
+  });
+
+  it("a chunk whose announced hash does not match its bytes is caught by the receiver's re-read and named for sending again", async () => {
+    const src = makeSource("lying-hash", "ext4", 64 * MiB);
+    const job = await newJob(src, 1);
+    const socket = await connectPinned({ host: "127.0.0.1", port: receiver.ready.dataPort, fingerprint: receiver.ready.fingerprint });
+    try {
+      socket.write(encodeFrame({ v: 1, jobId: job.jobId, token: job.token, kind: "block", partition: "disk1-p1" }));
+      const { value, rest } = await readFrame(socket, { timeoutMs: 30_000 });
+      expect(value).toMatchObject({ ok: true });
+      const reader = new RecordReader(socket, rest, 64 * MiB);
+      await writeJsonRecord(socket, BLOCK_RECORD.hello, { sourceBytes: 64 * MiB, chunkBytes: 4 * MiB, fs: "ext4" });
+      expect((await reader.next(30_000))?.type).toBe(BLOCK_RECORD.manifest);
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest();
+      const honest = randomBytes(4 * MiB);
+      const sent = randomBytes(4 * MiB);
+      // Chunk 1 is what it claims; chunk 2's bytes are not what its hash says.
+      await writeRecord(socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: 4 * MiB, rawLength: 4 * MiB, codec: BLOCK_CODEC.raw, hash: sha(honest) }), honest);
+      await writeRecord(socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: 8 * MiB, rawLength: 4 * MiB, codec: BLOCK_CODEC.raw, hash: sha(honest) }), sent);
+      await writeRecord(socket, BLOCK_RECORD.verify, encodeVerifyList([{ index: 1, hash: sha(honest) }, { index: 2, hash: sha(honest) }]));
+      const rec = await reader.next(60_000);
+      expect(rec?.type).toBe(BLOCK_RECORD.verified);
+      expect(JSON.parse(rec?.payload.toString("utf8") ?? "{}")).toEqual({ checked: 2, mismatched: [2], mismatchedCount: 1 });
+    } finally {
+      socket.destroy();
+    }
+    // The manifest now holds what the target really has there, so a later sync sends chunk 2 again.
+    const onTarget = Buffer.alloc(4 * MiB);
+    const fd = openSync(targetDevice(job), "r");
+    try {
+      readSync(fd, onTarget, 0, onTarget.length, 8 * MiB);
+    } finally {
+      closeSync(fd);
+    }
+    const manifest = readFileSync(join(job.jobDir, "block", "disk1-p1.manifest")).subarray(32);
+    expect(manifest.subarray(64, 96).equals(createHash("sha256").update(onTarget).digest())).toBe(true);
   });
 
   it("a new session of the job takes a partition over from one whose agent went silent", async () => {

@@ -2,15 +2,18 @@
 // planned for block replication. The receiver answers the agent's hello with
 // the manifest of what the partition holds, writes each chunk at its offset
 // after checking that it lies inside both the source size and the target
-// partition and that it hashes as announced, re-reads the target to verify,
-// and finally has the filesystem checked, grown and mounted.
+// partition, re-reads the target to verify every chunk against the hash the
+// agent computed from the source, and finally has the filesystem checked,
+// grown and mounted. A chunk is not hashed on arrival: TLS already protects
+// it on the wire, and the re-read checks what really landed on the target
+// (an announced hash that was wrong only makes that chunk be sent again).
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { BlockTarget } from "@hoist/images";
 import { BLOCK_CODEC, BLOCK_RECORD, BlockFinishSchema, BlockHelloSchema, HoistError, isHoistError } from "@hoist/protocol";
 import { run, type Logger } from "@hoist/runtime";
-import { type ChunkWorkers, decodeChunk, decodeVerifyList, encodeFrame, encodeManifest, parseJsonRecord, RecordReader, writeJsonRecord, writeRecord } from "@hoist/transport";
+import { ChunkPool, type ChunkWorkers, decodeChunk, decodeVerifyList, encodeFrame, encodeManifest, parseJsonRecord, RecordReader, writeJsonRecord, writeRecord } from "@hoist/transport";
 import { BlockManifest } from "./block-manifest";
 import type { ReceiverContext } from "./context";
 import type { StoredJob } from "./job-store";
@@ -25,8 +28,8 @@ function outOfBounds(message: string): HoistError {
 }
 
 /** Reads `length` bytes at `position` into a buffer that owns its memory (so it can move to a worker). */
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(length);
+async function readAt(fh: FileHandle, position: number, length: number, pool: ChunkPool): Promise<Buffer> {
+  const buf = pool.take(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -40,7 +43,7 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
 }
 
 /** Re-reads every chunk the manifest knows and records what the target really holds. */
-async function rescan(fh: FileHandle, manifest: BlockManifest, workers: ChunkWorkers): Promise<number> {
+async function rescan(fh: FileHandle, manifest: BlockManifest, workers: ChunkWorkers, pool: ChunkPool): Promise<number> {
   const { sourceBytes, chunkBytes } = manifest.shape;
   let next = 0;
   let changed = 0;
@@ -50,7 +53,8 @@ async function rescan(fh: FileHandle, manifest: BlockManifest, workers: ChunkWor
         const index = next++;
         if (!manifest.known(index)) continue;
         const offset = index * chunkBytes;
-        const { hash } = await workers.hash(await readAt(fh, offset, Math.min(chunkBytes, sourceBytes - offset)));
+        const { hash, buffer } = await workers.hash(await readAt(fh, offset, Math.min(chunkBytes, sourceBytes - offset), pool));
+        pool.give(buffer);
         if (!hash.equals(manifest.hashAt(index))) {
           changed += 1;
           await manifest.set(index, hash);
@@ -109,6 +113,9 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
     const hello = BlockHelloSchema.safeParse(parseJsonRecord(first, BLOCK_RECORD.hello));
     if (!hello.success) throw new HoistError("Transport.BadFrame", "the block hello is not valid");
     const { sourceBytes, chunkBytes } = hello.data;
+    // Room for a chunk record's header too, so a received record lands in pooled memory.
+    const pool = new ChunkPool(chunkBytes + 4096, workers.size * 4 + 4);
+    const payloadMemory = (length: number) => (length >= 64 * 1024 ? pool.take(length) : Buffer.allocUnsafe(length));
     if (sourceBytes > target.sizeBytes) {
       throw new HoistError("Block.TargetTooSmall", `the source partition (${sourceBytes} bytes) is larger than target partition ${partition} (${target.sizeBytes} bytes)`, {
         fix: "A block-replicated partition cannot shrink: plan its target partition at least as large as the source.",
@@ -125,7 +132,7 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
       if (d.exitCode !== 0) await manifest.setPristine(false);
       log.info("block target started afresh", { partition, sourceBytes, chunkBytes, discarded: d.exitCode === 0 });
     } else if (manifest.touched) {
-      const changed = await rescan(fh, manifest, workers);
+      const changed = await rescan(fh, manifest, workers, pool);
       await manifest.setTouched(false);
       log.info("block target re-read after it was mounted", { partition, changedChunks: changed });
     }
@@ -141,7 +148,7 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
       if (writeFailure) throw writeFailure;
     };
     for (;;) {
-      const rec = await reader.next(IDLE_MS);
+      const rec = await reader.next(IDLE_MS, payloadMemory);
       if (!rec) break;
       if (rec.type === BLOCK_RECORD.chunk) {
         const c = decodeChunk(rec.payload);
@@ -154,13 +161,15 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
         if (c.codec !== BLOCK_CODEC.raw && c.codec !== BLOCK_CODEC.brotli && c.codec !== BLOCK_CODEC.zero) throw new HoistError("Block.BadChunk", `unknown chunk codec ${c.codec}`);
         const hash = Buffer.from(c.hash);
         const p = workers
-          .decode(c.data, c.codec, c.rawLength, hash)
+          // No hash check here: the verification re-read is the check (see the top of this file).
+          .decode(c.data, c.codec, c.rawLength, null, pool)
           .then(async (raw) => {
             let at = 0;
             while (at < raw.length) {
               const { bytesWritten } = await file.write(raw, at, raw.length - at, c.offset + at);
               at += bytesWritten;
             }
+            pool.give(raw);
             await m.set(index, hash);
             chunks += 1;
             bytes += raw.length;
@@ -186,7 +195,8 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
               const e = entries[next++] as (typeof entries)[number];
               if (e.index >= m.count) throw outOfBounds(`verify names chunk ${e.index}, past the last chunk ${m.count - 1}`);
               const offset = e.index * chunkBytes;
-              const { hash } = await workers.hash(await readAt(file, offset, Math.min(chunkBytes, sourceBytes - offset)));
+              const { hash, buffer } = await workers.hash(await readAt(file, offset, Math.min(chunkBytes, sourceBytes - offset), pool));
+              pool.give(buffer);
               await m.set(e.index, hash);
               if (!hash.equals(e.hash)) mismatched.push(e.index);
             }

@@ -22,6 +22,8 @@ export class RecordReader {
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  /** Bytes the waiting `next` needs queued before it can go on (a wake-up per TCP read would be wasted work). */
+  private need = 0;
 
   constructor(
     private readonly stream: Duplex,
@@ -46,7 +48,7 @@ export class RecordReader {
   private push(c: Buffer): void {
     this.queue.push(c);
     this.queued += c.length;
-    this.wake?.();
+    if (this.queued >= this.need) this.wake?.();
   }
 
   private finish(): void {
@@ -54,8 +56,7 @@ export class RecordReader {
     this.wake?.();
   }
 
-  private take(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
+  private take(n: number, out: Buffer = Buffer.allocUnsafe(n)): Buffer {
     let at = 0;
     while (at < n) {
       const head = this.queue[0] as Buffer;
@@ -77,21 +78,34 @@ export class RecordReader {
 
   private peekLength(): number {
     const head = this.queue[0] as Buffer;
-    const five = head.length >= HEAD_BYTES ? head : Buffer.concat(this.queue).subarray(0, HEAD_BYTES);
+    if (head.length >= HEAD_BYTES) return head.readUInt32BE(1);
+    const five = Buffer.alloc(HEAD_BYTES);
+    let at = 0;
+    for (const b of this.queue) {
+      at += b.copy(five, at, 0, Math.min(b.length, HEAD_BYTES - at));
+      if (at === HEAD_BYTES) break;
+    }
     return five.readUInt32BE(1);
   }
 
-  /** The next record, or null when the peer closed cleanly between records. Throws on a cut record or timeout. */
-  async next(timeoutMs = 0): Promise<BlockRecord | null> {
+  /**
+   * The next record, or null when the peer closed cleanly between records. Throws on a cut record or
+   * timeout. `payloadMemory`, when given, supplies the memory a payload is copied into (a pool's buffer).
+   */
+  async next(timeoutMs = 0, payloadMemory?: (length: number) => Buffer): Promise<BlockRecord | null> {
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
     for (;;) {
+      this.need = HEAD_BYTES;
       if (this.queued >= HEAD_BYTES) {
         const len = this.peekLength();
         if (len > this.maxPayload) throw badRecord(`a record of ${len} bytes is larger than ${this.maxPayload}`);
         if (this.queued >= HEAD_BYTES + len) {
+          this.need = 0;
           const head = this.take(HEAD_BYTES);
-          return { type: head.readUInt8(0), payload: len ? this.take(len) : Buffer.alloc(0) };
+          return { type: head.readUInt8(0), payload: len ? this.take(len, payloadMemory?.(len)) : Buffer.alloc(0) };
         }
+        // Waits for the whole record, or for the reader to pause the socket (a record bigger than the high-water mark).
+        this.need = Math.min(HEAD_BYTES + len, this.highWater + 1);
       }
       if (this.ended) {
         if (this.failure) throw this.failure;
@@ -122,14 +136,25 @@ export class RecordReader {
 }
 
 /** Writes one record; resolves once the socket can take more (backpressure). */
-export async function writeRecord(stream: Duplex, type: number, ...parts: Buffer[]): Promise<void> {
+export function writeRecord(stream: Duplex, type: number, ...parts: Buffer[]): Promise<void> {
+  return writeRecordThen(stream, undefined, type, ...parts);
+}
+
+/**
+ * Writes one record like `writeRecord`; `released` is called once the stream no longer holds the
+ * parts' memory (written out, or dropped with the connection), so it can be reused.
+ */
+export async function writeRecordThen(stream: Duplex, released: (() => void) | undefined, type: number, ...parts: Buffer[]): Promise<void> {
   const len = parts.reduce((n, p) => n + p.length, 0);
   const head = Buffer.allocUnsafe(HEAD_BYTES);
   head.writeUInt8(type, 0);
   head.writeUInt32BE(len, 1);
   stream.cork();
   let ok = stream.write(head);
-  for (const p of parts) ok = stream.write(p) && ok;
+  parts.forEach((p, i) => {
+    ok = (i === parts.length - 1 && released ? stream.write(p, () => released()) : stream.write(p)) && ok;
+  });
+  if (!parts.length) released?.();
   stream.uncork();
   if (!ok && !stream.destroyed) {
     await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { brotliCompressSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { ChunkPool } from "./chunk-pool";
 import { ChunkWorkers } from "./chunk-workers";
 
 const workers = new ChunkWorkers(2);
@@ -36,5 +37,26 @@ describe("chunk workers", () => {
     expect((await workers.decode(packed, 1, plain.length, sha(plain))).equals(plain)).toBe(true);
     await expect(workers.decode(brotliCompressSync(plain), 1, plain.length, sha(Buffer.from("other")))).rejects.toMatchObject({ code: "Block.ChunkHashMismatch" });
     await expect(workers.decode(brotliCompressSync(plain), 1, plain.length - 1, sha(plain))).rejects.toMatchObject({ code: "Block.BadChunk" });
+    // Without a hash only the length is checked (the receiver's re-read of the target is the content check).
+    expect((await workers.decode(brotliCompressSync(plain), 1, plain.length, null)).equals(plain)).toBe(true);
+    await expect(workers.decode(brotliCompressSync(plain), 1, plain.length + 1, null)).rejects.toMatchObject({ code: "Block.BadChunk" });
+  });
+
+  it("hands a compressed chunk's received memory back to the pool, and moves pooled memory without copying", async () => {
+    const pool = new ChunkPool(1024 * 1024 + 4096, 4);
+    const plain = Buffer.concat([randomBytes(200 * 1024), Buffer.from("log line 200 OK\n".repeat(30_000))]);
+    const packed = brotliCompressSync(plain);
+    expect(packed.length).toBeGreaterThan(64 * 1024);
+    const record = pool.take(packed.length + 50);
+    packed.copy(record, 50);
+    expect((await workers.decode(record.subarray(50), 1, plain.length, sha(plain), pool)).equals(plain)).toBe(true);
+    expect(pool.idle).toBe(1);
+    const raw = pool.take(300 * 1024);
+    randomBytes(raw.length).copy(raw);
+    const copy = Buffer.from(raw);
+    const back = await workers.decode(raw.subarray(50), 0, raw.length - 50, null, pool);
+    expect(back.equals(copy.subarray(50))).toBe(true);
+    expect(back.buffer.byteLength).toBe(pool.bytes);
+    expect(raw.buffer.byteLength).toBe(0);
   });
 });

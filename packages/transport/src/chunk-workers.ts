@@ -6,6 +6,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { HoistError } from "@hoist/protocol";
+import type { ChunkPool } from "./chunk-pool";
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -40,13 +41,13 @@ parentPort.on("message", (m) => {
       else if (m.codec === 2) raw = Buffer.alloc(m.rawLength);
       else throw Object.assign(new Error("unknown chunk codec " + m.codec), { code: "Block.BadChunk" });
       if (raw.length !== m.rawLength) throw Object.assign(new Error("a chunk decoded to " + raw.length + " bytes, not " + m.rawLength), { code: "Block.BadChunk" });
-      const hash = sha(raw);
-      if (!hash.equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
+      if (m.hash && !sha(raw).equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
       if (raw === data) {
         parentPort.postMessage({ id: m.id, ab: m.ab, offset: m.offset, length: m.length }, [m.ab]);
       } else {
         const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : Buffer.from(raw);
-        parentPort.postMessage({ id: m.id, ab: own.buffer, offset: 0, length: own.length }, [own.buffer]);
+        // The received bytes go back too, so their memory can be used for the next chunk.
+        parentPort.postMessage({ id: m.id, ab: own.buffer, offset: 0, length: own.length, input: m.ab }, [own.buffer, m.ab]);
       }
     } else if (m.op === "hash") {
       const buf = Buffer.from(m.ab, m.offset, m.length);
@@ -151,20 +152,24 @@ export class ChunkWorkers {
   }
 
   /**
-   * Decompresses and checks a received chunk; rejects with Block.BadChunk or Block.ChunkHashMismatch.
-   * A chunk that fills (nearly) all of its memory, as a record read off the wire does, is moved to
-   * the worker and back without a copy, and `data` is unusable afterwards.
+   * Decompresses a received chunk and checks its length, and its SHA-256 against `hash` when one is
+   * given; rejects with Block.BadChunk or Block.ChunkHashMismatch.
+   * A chunk that fills (nearly) all of its memory, as a record read off the wire does, or that lies in
+   * `pool`'s memory, is moved to the worker and back without a copy, and `data` is unusable afterwards. When the chunk was
+   * compressed, its received memory is handed back to `pool`.
    */
-  async decode(data: Buffer, codec: number, rawLength: number, hash: Buffer): Promise<Buffer> {
+  async decode(data: Buffer, codec: number, rawLength: number, hash: Buffer | null, pool?: ChunkPool): Promise<Buffer> {
     let own = data;
-    const movable = data.length >= 64 * 1024 && data.buffer.byteLength <= data.length + 64 * 1024 && !(data.buffer instanceof SharedArrayBuffer);
+    const whole = data.buffer.byteLength <= data.length + 64 * 1024 || data.buffer.byteLength === pool?.bytes;
+    const movable = data.length >= 64 * 1024 && whole && !(data.buffer instanceof SharedArrayBuffer);
     if (!movable) {
       // Small (maybe in Buffer's shared pool) or part of a bigger memory: copy, so only the chunk's own bytes travel.
       own = Buffer.allocUnsafeSlow(data.length);
       data.copy(own);
     }
     const ab = own.buffer as ArrayBuffer;
-    const r = await this.post({ op: "decode", ab, offset: own.byteOffset, length: own.length, codec, rawLength, hash: new Uint8Array(hash) }, [ab]);
+    const r = await this.post({ op: "decode", ab, offset: own.byteOffset, length: own.length, codec, rawLength, hash: hash ? new Uint8Array(hash) : null }, [ab]);
+    pool?.give(r.input as ArrayBuffer | undefined);
     return Buffer.from(r.ab as ArrayBuffer, r.offset as number, r.length as number);
   }
 

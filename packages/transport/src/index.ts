@@ -9,3 +9,4 @@ export * from "./pinned-tls";
 export * from "./tunnel";
 export * from "./block-records";
 export * from "./chunk-workers";
+export * from "./chunk-pool";

@@ -4,7 +4,6 @@ import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { HoistError } from "@hoist/protocol";
 import { createLogger, hoistCommand, type LogLevel } from "@hoist/runtime";
-import { checkEnvApiKey, databaseUrlFromEnv, openPglite, openPostgres, startServer } from "@hoist/server";
 import { type Command, Option } from "commander";
 import { VERSION } from "../version";
 import { addServerProviderOptions, defaultRegion, type ServerProviderFlags, serverProvider } from "./server-provider";
@@ -96,6 +95,8 @@ When ready it prints one JSON line on stdout: {"event":"ready","url":…,"port":
       } & ServerProviderFlags) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new HoistError("Config.TlsIncomplete", "--tls-cert and --tls-key go together", { fix: "Pass both, or neither for plain HTTP." });
         if (opts.tlsCert && opts.tlsKey) checkTlsFiles(opts.tlsCert, opts.tlsKey);
+        // Loaded here, not at the top: every other command (an agent, a receiver) would carry the server in memory.
+        const { checkEnvApiKey, databaseUrlFromEnv, openPglite, openPostgres, startServer } = await import("@hoist/server");
         const logger = createLogger({ console: process.stderr, consoleLevel: opts.logLevel });
         const envKey = process.env["HOIST_API_KEY"] || undefined;
         if (envKey) logger.addSecret(checkEnvApiKey(envKey));

@@ -23,6 +23,7 @@ import {
 import { type Logger, silentLogger } from "@hoist/runtime";
 import {
   brotliQuality,
+  ChunkPool,
   ChunkWorkers,
   connectPinned,
   decodeManifest,
@@ -35,6 +36,7 @@ import {
   type VerifyEntry,
   writeJsonRecord,
   writeRecord,
+  writeRecordThen,
 } from "@hoist/transport";
 import { type AllocationMap, type ChunkSpan, chunksOf, readAllocation, sourceSize } from "./allocation";
 import { createSnapshot, dropDeviceCache, freezeFilesystem, logicalVolumeOf, type MountInfo, mountOf } from "./consistency";
@@ -121,9 +123,9 @@ async function readFully(fh: FileHandle, buf: Buffer, at: number, length: number
   }
 }
 
-/** Reads the used ranges of one chunk; the rest of the chunk is zeros. */
-async function readChunk(fh: FileHandle, span: ChunkSpan): Promise<{ buffer: Buffer; read: number }> {
-  const buffer = Buffer.allocUnsafeSlow(span.length);
+/** Reads the used ranges of one chunk into the pool's memory; the rest of the chunk is zeros. */
+async function readChunk(fh: FileHandle, span: ChunkSpan, pool: ChunkPool): Promise<{ buffer: Buffer; read: number }> {
+  const buffer = pool.take(span.length);
   let at = 0;
   let read = 0;
   for (const [a, b] of span.reads) {
@@ -222,6 +224,9 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
 
   const workers = o.workers ?? new ChunkWorkers();
   const ownWorkers = !o.workers;
+  const inFlight = Math.max(2, workers.size * 3);
+  // Chunks in flight: read, at a worker, or queued on the connection.
+  const pool = new ChunkPool(chunkBytes, inFlight * 2);
   const session = await openSession(o, sourceBytes, chunkBytes, fs);
   const limit = new RateLimit((o.bandwidthKBps ?? 0) * 1024);
   const onAbort = () => session.socket.destroy();
@@ -253,11 +258,10 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
       o.onProgress({ bytesDone: done, bytesTotal: map.usedBytes, bytesPerSecond: speed, pass, bytesSent: session.bytesSent });
     };
     samples.length = 0;
-    const inFlight = Math.max(2, workers.size * 3);
     let next = 0;
     let stopped = false;
     const one = async (span: ChunkSpan): Promise<void> => {
-      const { buffer, read: n } = await readChunk(fh, span);
+      const { buffer, read: n } = await readChunk(fh, span, pool);
       read += n;
       const heldHash = session.held.subarray(span.index * BLOCK_HASH_BYTES, (span.index + 1) * BLOCK_HASH_BYTES);
       const known = heldHash.some((b) => b !== 0);
@@ -265,11 +269,14 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
       const expected = known ? Buffer.from(heldHash) : session.pristine ? zeroHash(span.length) : null;
       const d = await workers.digest(buffer, expected, quality);
       entries.push({ index: span.index, hash: d.hash });
+      const sendRaw = d.changed && !d.zero && !d.compressed;
+      if (!sendRaw) pool.give(d.buffer);
       if (d.changed) {
         const codec = d.zero ? BLOCK_CODEC.zero : d.compressed ? BLOCK_CODEC.brotli : BLOCK_CODEC.raw;
         const data = d.zero ? Buffer.alloc(0) : (d.compressed ?? d.buffer);
         await limit.take(data.length);
-        await writeRecord(session.socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), data);
+        const released = sendRaw ? () => pool.give(d.buffer) : undefined;
+        await writeRecordThen(session.socket, released, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), data);
         session.bytesSent += data.length + 50;
         session.chunksSent += 1;
         changedBytes += span.length;
@@ -374,7 +381,7 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
           const span = spans.get(index);
           const expected = finalEntries.find((e) => e.index === index)?.hash;
           if (!span || !expected) throw new HoistError("Block.VerifyFailed", `chunk ${index} is no longer used on the source`, { retryable: true });
-          const { buffer } = await readChunk(fh, span);
+          const { buffer } = await readChunk(fh, span, pool);
           const d = await workers.digest(buffer, null, quality);
           if (!d.hash.equals(expected)) throw new HoistError("Block.VerifyFailed", `chunk ${index} changed on the source after the consistent pass`, { fix: "Run the transfer again.", retryable: true });
           await writeRecord(session.socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec: d.compressed ? BLOCK_CODEC.brotli : BLOCK_CODEC.raw, hash: d.hash }), d.compressed ?? d.buffer);

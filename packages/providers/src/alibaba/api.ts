@@ -4,11 +4,6 @@
 // the endpoints (overridable, so a contract fake can stand in), throttling
 // retries with backoff, and the mapping of error codes to Hoist errors.
 import { randomBytes } from "node:crypto";
-import * as ecsModule from "@alicloud/ecs20140526";
-import * as openapiClientModule from "@alicloud/openapi-client";
-import * as openapiCoreModule from "@alicloud/openapi-core";
-import * as ossModule from "@alicloud/oss20190517";
-import * as vpcModule from "@alicloud/vpc20160428";
 import { HoistError } from "@hoist/protocol";
 import { type Logger, silentLogger } from "@hoist/runtime";
 import type { AlibabaCredentials } from "./credentials";
@@ -67,6 +62,30 @@ function defaultEndpoint(product: RpcProduct | "oss", regionId: string): string 
   return `${product}.${regionId}.aliyuncs.com`;
 }
 
+interface Sdk {
+  ecsModule: unknown;
+  openapiClientModule: unknown;
+  openapiCoreModule: unknown;
+  ossModule: unknown;
+  vpcModule: unknown;
+}
+
+let sdkLoading: Promise<Sdk> | undefined;
+
+/**
+ * The Alibaba Cloud SDK, loaded on the first API call: it is most of the CLI bundle's startup
+ * memory, and every process that never calls Alibaba Cloud (an agent, a receiver, a local server)
+ * would otherwise carry it and mark it in every full garbage collection.
+ */
+function sdk(): Promise<Sdk> {
+  sdkLoading ??= Promise.all([import("@alicloud/ecs20140526"), import("@alicloud/openapi-client"), import("@alicloud/openapi-core"), import("@alicloud/oss20190517"), import("@alicloud/vpc20160428")]).then(
+    ([ecsModule, openapiClientModule, openapiCoreModule, ossModule, vpcModule]) => ({ ecsModule, openapiClientModule, openapiCoreModule, ossModule, vpcModule }),
+  );
+  return sdkLoading;
+}
+
+type Core = { $OpenApiUtil: { Config: new (m: object) => object; OpenApiRequest: new (m: object) => object; Params: new (m: object) => object }; OpenApiUtil: { query(m: object): object } };
+
 export function createAlibabaApi(options: ApiOptions): AlibabaApi {
   const log = options.logger ?? silentLogger;
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -74,7 +93,6 @@ export function createAlibabaApi(options: ApiOptions): AlibabaApi {
   const override = options.endpointOverride ? parseOverride(options.endpointOverride) : null;
   const creds = options.credentials;
   const clients = new Map<string, CoreClient>();
-  const core = openapiCoreModule as unknown as { $OpenApiUtil: { Config: new (m: object) => object; OpenApiRequest: new (m: object) => object; Params: new (m: object) => object }; OpenApiUtil: { query(m: object): object } };
   const darabonbaRuntime = () => ({});
 
   function config(product: RpcProduct | "oss", regionId: string, extra: object = {}): Record<string, unknown> {
@@ -91,10 +109,11 @@ export function createAlibabaApi(options: ApiOptions): AlibabaApi {
     };
   }
 
-  function client(product: RpcProduct, regionId: string): CoreClient {
+  function client(product: RpcProduct, regionId: string, { ecsModule, vpcModule, openapiCoreModule }: Sdk): CoreClient {
     const key = `${product}:${regionId}`;
     let c = clients.get(key);
     if (!c) {
+      const core = openapiCoreModule as Core;
       const cfg = new core.$OpenApiUtil.Config(config(product, regionId));
       const Ctor =
         product === "ecs"
@@ -131,7 +150,9 @@ export function createAlibabaApi(options: ApiOptions): AlibabaApi {
     regionId: options.regionId,
 
     async rpc(product, action, params = {}, regionId = options.regionId) {
-      const c = client(product, regionId);
+      const loaded = await sdk();
+      const core = loaded.openapiCoreModule as Core;
+      const c = client(product, regionId, loaded);
       const token = WITH_CLIENT_TOKEN.has(action) && params["ClientToken"] === undefined ? { ClientToken: randomBytes(16).toString("hex") } : {};
       const query = core.OpenApiUtil.query({ RegionId: regionId, ...token, ...params });
       const request = new core.$OpenApiUtil.OpenApiRequest({ query });
@@ -152,30 +173,34 @@ export function createAlibabaApi(options: ApiOptions): AlibabaApi {
     },
 
     async ossBucketRegion(bucket, regionId) {
-      const res = await withRetry("oss", "GetBucketInfo", () => ossClient(regionId).getBucketInfo(bucket));
+      const oss = await ossClient(regionId);
+      const res = await withRetry("oss", "GetBucketInfo", () => oss.getBucketInfo(bucket));
       const info = res.body?.bucket;
       return info?.region ?? (info?.location ?? "").replace(/^oss-/, "");
     },
 
     async ossDeleteObject(bucket, key, regionId) {
-      const oss = ossModule as unknown as { DeleteObjectRequest: new (m: object) => object };
-      await withRetry("oss", "DeleteObject", () => ossClient(regionId).deleteObject(bucket, key, new oss.DeleteObjectRequest({})));
+      const oss = (await sdk()).ossModule as { DeleteObjectRequest: new (m: object) => object };
+      const c = await ossClient(regionId);
+      await withRetry("oss", "DeleteObject", () => c.deleteObject(bucket, key, new oss.DeleteObjectRequest({})));
     },
 
     async ossListObjects(bucket, prefix, regionId) {
-      const oss = ossModule as unknown as { ListObjectsV2Request: new (m: object) => object };
-      const res = await withRetry("oss", "ListObjectsV2", () => ossClient(regionId).listObjectsV2(bucket, new oss.ListObjectsV2Request({ prefix, maxKeys: 100 })));
+      const oss = (await sdk()).ossModule as { ListObjectsV2Request: new (m: object) => object };
+      const c = await ossClient(regionId);
+      const res = await withRetry("oss", "ListObjectsV2", () => c.listObjectsV2(bucket, new oss.ListObjectsV2Request({ prefix, maxKeys: 100 })));
       return (res.body?.contents ?? []).map((c) => c.key ?? "").filter(Boolean);
     },
   };
 
-  function ossClient(regionId: string): {
+  async function ossClient(regionId: string): Promise<{
     listObjectsV2(bucket: string, request: object): Promise<{ body?: { contents?: { key?: string }[] } }>;
     getBucketInfo(bucket: string): Promise<{ body?: { bucket?: { region?: string; location?: string } } }>;
     deleteObject(bucket: string, key: string, request: object): Promise<unknown>;
-  } {
-    const Cfg = (openapiClientModule as unknown as { Config: new (m: object) => object }).Config;
-    const Ctor = cjsDefault<new (c: object) => ReturnType<typeof ossClient>>(ossModule);
+  }> {
+    const { openapiClientModule, ossModule } = await sdk();
+    const Cfg = (openapiClientModule as { Config: new (m: object) => object }).Config;
+    const Ctor = cjsDefault<new (c: object) => Awaited<ReturnType<typeof ossClient>>>(ossModule);
     // A single override endpoint has no per-bucket host names: address buckets by path.
     return new Ctor(new Cfg(config("oss", regionId, override ? { endpointType: "ip" } : {})));
   }
