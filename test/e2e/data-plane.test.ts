@@ -1,9 +1,9 @@
 // The file-level data plane end to end: a real `hoist receiver` process with
 // the disk backend (ext4 on loop devices), jobs made through its control API,
 // fidelity trees copied through the TLS tunnel
-// with one and with four rsync streams, kill -9 of the agent and of the
-// receiver mid-transfer, and an incremental re-sync. Copies are checked by an
-// independent comparer.
+// with one and with four rsync streams, kill -9 of the agent mid-transfer
+// (its rsync clients must die with it), and an incremental re-sync. Copies are
+// checked by an independent comparer.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
@@ -103,7 +103,7 @@ function pidAlive(pid: number): boolean {
 
 /** ~1.5 GB: a dozen big random files and a couple of thousand small ones. */
 function buildBigTree(dir: string): void {
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 6; i++) {
     const sub = join(dir, `data${i % 4}`);
     mkdirSync(sub, { recursive: true });
     const chunk = randomBytes(8 * 2 ** 20);
@@ -195,44 +195,25 @@ describe("data plane", () => {
 
   const big = join(base, "big");
 
-  it("ends in an exact copy after the agent is killed with SIGKILL three times", async () => {
+  // Many SIGKILLs of either side at random points: test/e2e/faults-kill.test.ts. This one checks
+  // what those trials do not: the agent's rsync clients die with it.
+  it("ends in an exact copy after the agent is killed with SIGKILL, and its rsync clients die with it", async () => {
     mkdirSync(big);
     buildBigTree(big);
     const job = await newJob();
     const stateFile = join(base, "agent-pids.json");
-    for (let round = 0; round < 3; round++) {
-      const agent = startAgent(transferOptions(big, job, { streams: 4, bandwidthKBps: 40_000, stateFile }));
-      await until(() => agent.progress() > 0 && existsSync(stateFile), 60_000);
-      await new Promise((r) => setTimeout(r, 1000 + round * 700));
-      const pgids = (JSON.parse(readFileSync(stateFile, "utf8")) as { pgids: number[] }).pgids;
-      agent.proc.kill("SIGKILL");
-      expect((await agent.result).done).not.toBe(true);
-      // Its rsync clients die with it (PR_SET_PDEATHSIG).
-      await until(() => pgids.every((p) => !pidAlive(p)), 10_000);
-    }
+    const agent = startAgent(transferOptions(big, job, { streams: 4, bandwidthKBps: 40_000, stateFile }));
+    await until(() => agent.progress() > 0 && existsSync(stateFile), 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const pgids = (JSON.parse(readFileSync(stateFile, "utf8")) as { pgids: number[] }).pgids;
+    agent.proc.kill("SIGKILL");
+    expect((await agent.result).done).not.toBe(true);
+    // Its rsync clients die with it (PR_SET_PDEATHSIG).
+    await until(() => pgids.every((p) => !pidAlive(p)), 10_000);
     expect(compareTrees(big, job.target).length).toBeGreaterThan(0);
     const final = startAgent(transferOptions(big, job, { streams: 4, stateFile }));
     expect(await final.result).toEqual({ done: true });
     expect(compareTrees(big, job.target)).toEqual([]);
     await releaseJob(job);
-  });
-
-  it("ends in an exact copy after the receiver is killed with SIGKILL three times", async () => {
-    const job = await newJob();
-    for (let round = 0; round < 3; round++) {
-      const agent = startAgent(transferOptions(big, job, { streams: 4, bandwidthKBps: 40_000 }));
-      await until(() => agent.progress() > 0, 60_000);
-      await new Promise((r) => setTimeout(r, 1000 + round * 700));
-      await receiver.stop("SIGKILL");
-      const outcome = await agent.result;
-      expect(outcome.done).not.toBe(true);
-      expect(outcome.error).toMatch(/^Transfer\.(ConnectionLost|Partial|Interrupted)$|^Transport\./);
-      // Same state dir: same certificate, same jobs, new ports.
-      receiver = await startReceiverProcess(stateDir);
-    }
-    expect(compareTrees(big, job.target).length).toBeGreaterThan(0);
-    const final = startAgent(transferOptions(big, job, { streams: 4 }));
-    expect(await final.result).toEqual({ done: true });
-    expect(compareTrees(big, job.target)).toEqual([]);
   });
 });
