@@ -101,7 +101,7 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** ~1.5 GB: a dozen big random files and a couple of thousand small ones. */
+/** ~0.7 GB: six big random files and a couple of thousand small ones. */
 function buildBigTree(dir: string): void {
   for (let i = 0; i < 6; i++) {
     const sub = join(dir, `data${i % 4}`);
