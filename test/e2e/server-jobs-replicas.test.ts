@@ -1,10 +1,14 @@
 // Two `hoist server` replicas on one PostgreSQL share a replication job: the
 // job is created through one, its agent reports to the other, one replica is
 // killed (SIGKILL) and started again while the agent copies, and the job still
-// finishes with every step of its run done exactly once. The source's
-// /mnt/disk1 is an xfs partition of its own, copied by block (DataDisks[].Block):
-// the image's data disk carries that very filesystem, grown, with its files.
-import { execFileSync } from "node:child_process";
+// finishes with every step of its run done exactly once. Everything is copied
+// by block: the source's / is an ext4 partition of its own holding a real
+// Debian 12 (SystemDiskParts [{ Path: "/", Block: true }]) and its /mnt/disk1
+// an xfs partition of its own (DataDisks[].Block). The job's image is booted
+// and verified; its system disk carries the source's root filesystem (same
+// UUID, grown, fsck clean, with a file written before the job) and its data
+// disk that very xfs, grown, with its files.
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +23,7 @@ interface Job {
   JobId: string;
   Status: string;
   BusinessStatus: string | null;
-  Images: { ImageName: string; Verification: string }[];
+  Images: { ImageName: string; Verification: string; BootSeconds: number | null }[];
   Transfer: { BytesDone: number } | null;
   ErrorCode: string | null;
   ErrorMessage: string | null;
@@ -30,6 +34,8 @@ const home = join(base, "home");
 const images = join(base, "images");
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 let dataUuid = "";
+let rootUuid = "";
+const marker = `written before the job ${randomBytes(8).toString("hex")}\n`;
 const blob = randomBytes(8 * 2 ** 20);
 const source = join(base, "source");
 let pg: TestPostgres | undefined;
@@ -59,9 +65,17 @@ beforeAll(async () => {
   pg = await startPostgres();
   env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: images };
   const fixture = await debianFixture();
-  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  // /: an ext4 partition of its own (a loop device) holding the Debian tree, mounted and in use while it is copied.
+  const rootImage = join(base, "root.img");
+  sh("truncate", ["-s", String(3 * 2 ** 30), rootImage]);
+  sh("mkfs.ext4", ["-q", "-F", rootImage]);
+  const rootDev = sh("losetup", ["--find", "--show", rootImage]).trim();
+  rootUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootDev]).trim();
+  mkdirSync(source, { recursive: true });
+  sh("mount", [rootDev, source]);
+  sh("cp", ["-a", `${fixture}/.`, source]);
   writeFileSync(join(source, "etc/hostname"), "replicated\n");
+  writeFileSync(join(source, "etc/hoist-block-root"), marker);
   // /mnt/disk1: its own xfs partition (a loop device), mounted and in use while it is copied.
   const disk1 = join(base, "disk1.img");
   sh("truncate", ["-s", String(400 * 2 ** 20), disk1]);
@@ -97,9 +111,10 @@ describe("two hoist server replicas on one PostgreSQL", () => {
       SourceId: sourceId,
       ImageName: "replicated",
       SystemDiskSize: 20,
+      SystemDiskParts: [{ Path: "/", Block: true }],
       DataDisks: [{ Index: 1, Size: 20, SourcePath: "/mnt/disk1", Block: true }],
       RateLimit: 80,
-      VerifyImage: false,
+      VerifyImage: true,
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.JobId;
@@ -117,7 +132,9 @@ describe("two hoist server replicas on one PostgreSQL", () => {
     await stop(replicas[1], "SIGKILL");
     await replica(1);
     const finished = await poll(1, (j) => j.Status === "Finished", 20 * 60_000);
-    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: "replicated", Verification: "skipped" })]);
+    // The image was booted and the boot check passed.
+    expect(finished.Images).toEqual([expect.objectContaining({ ImageName: "replicated", Verification: "booted" })]);
+    expect(finished.Images[0]?.BootSeconds).toBeGreaterThan(0);
 
     const db = await openPostgres(pg?.url as string);
     try {
@@ -125,20 +142,44 @@ describe("two hoist server replicas on one PostgreSQL", () => {
         "select step, count(*)::int as n, count(*) filter (where outcome = 'done')::int as done from job_steps where job_id = $1 group by step order by step",
         [id],
       );
-      expect(steps.map((s) => s.step).sort()).toEqual(["clean", "convert", "image", "prepare"]);
+      expect(steps.map((s) => s.step).sort()).toEqual(["clean", "convert", "image", "prepare", "verify"]);
       for (const s of steps) expect(s, `step ${s.step}`).toMatchObject({ n: 1, done: 1 });
     } finally {
       await db.close();
     }
 
-    // The image's data disk is the source's xfs itself: same UUID, clean, grown to the 20 GiB disk, files equal.
+    // The image's system disk holds the source's ext4 itself: same UUID, clean, grown to the 20 GiB disk, the marker file equal.
     const out = join(base, "export");
     mkdirSync(out);
     execFileSync(join(import.meta.dirname, "../../apps/hoist/bin/hoist"), ["image", "export", "replicated", "--format", "raw", "--output", join(out, "img.raw"), "--image-store", images], { env: { ...process.env, ...env }, stdio: "pipe" });
+    const partitions = (file: string) => (JSON.parse(sh("sfdisk", ["-J", file])) as { partitiontable: { partitions: { start: number; size: number }[] } }).partitiontable.partitions;
+    const systemParts = partitions(join(out, "img.raw"));
+    expect(systemParts).toHaveLength(1);
+    const rootPart = systemParts[0] as { start: number; size: number };
+    const rootLoop = sh("losetup", ["--find", "--show", "--read-only", "--offset", String(rootPart.start * 512), "--sizelimit", String(rootPart.size * 512), join(out, "img.raw")]).trim();
+    const rootMnt = join(out, "root");
+    mkdirSync(rootMnt);
+    try {
+      expect(sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootLoop]).trim()).toBe(rootUuid);
+      const fsck = spawnSync("e2fsck", ["-f", "-n", rootLoop], { encoding: "utf8" });
+      expect(fsck.status, fsck.stdout + fsck.stderr).toBe(0);
+      sh("mount", ["-o", "ro", rootLoop, rootMnt]);
+      try {
+        expect(readFileSync(join(rootMnt, "etc/hoist-block-root"), "utf8")).toBe(marker);
+        const size = Number(sh("df", ["--output=size", "-B1", rootMnt]).split("\n")[1]);
+        expect(rootPart.size * 512).toBeGreaterThan(19 * 2 ** 30);
+        expect(size).toBeGreaterThan(0.9 * rootPart.size * 512);
+      } finally {
+        sh("umount", [rootMnt]);
+      }
+    } finally {
+      sh("losetup", ["-d", rootLoop]);
+    }
+
+    // The image's data disk is the source's xfs itself: same UUID, clean, grown to the 20 GiB disk, files equal.
     const raw = join(out, "img-disk1.raw");
     expect(existsSync(raw), `exported: ${sh("ls", [out])}`).toBe(true);
-    const table = JSON.parse(sh("sfdisk", ["-J", raw])) as { partitiontable: { partitions: { start: number; size: number }[] } };
-    const part = table.partitiontable.partitions[0] as { start: number; size: number };
+    const part = partitions(raw)[0] as { start: number; size: number };
     const loop = sh("losetup", ["--find", "--show", "--offset", String(part.start * 512), "--sizelimit", String(part.size * 512), raw]).trim();
     const mnt = join(out, "mnt");
     mkdirSync(mnt);
