@@ -41,6 +41,15 @@ interface Row {
   seconds: number;
   wireBytes: number;
   cpuSeconds: number;
+  /** CPU seconds of the whole machine over the run (kernel threads such as the loop devices' workers included). */
+  machineCpuSeconds: number;
+}
+
+/** Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait). */
+function machineCpu(): number {
+  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return (user + nice + system + irq + softirq + steal) / TICK;
 }
 
 /** User and system CPU seconds of a live process (its threads included). */
@@ -167,6 +176,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   await client.json("POST", `/v1/jobs/${job.jobId}/prepare`, {});
   const options = { source, receiver: { host: "127.0.0.1", dataPort: receiver.ready.dataPort, fingerprint: receiver.ready.fingerprint }, jobId: job.jobId, token: job.token, partition: "disk1-p1", compression, grow: false };
   const receiverCpu = cpuOfPid(receiver.proc.pid ?? 0);
+  const machineBefore = machineCpu();
   const started = process.hrtime.bigint();
   const script = process.argv[1] ?? "";
   const agent = spawn("/usr/bin/time", ["-f", "%U %S", "-o", join(dir, "agent-time"), process.execPath, ...profArgs(`agent-c${compression}`), script, "--agent-child"], { env: { ...process.env, BENCH_AGENT: JSON.stringify(options) }, stdio: ["ignore", "pipe", "inherit"] });
@@ -176,6 +186,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   });
   const code = await new Promise<number>((r) => agent.once("close", (c) => r(c ?? 1)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const machineCpuSeconds = machineCpu() - machineBefore;
   if (code !== 0) throw new Error(`the hoist agent exited with ${code}`);
   const [u, s] = readFileSync(join(dir, "agent-time"), "utf8").trim().split("\n").pop()!.split(" ").map(Number);
   const result = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { bytesSent: number; bytesRead: number; phaseMs: { copy: number; verify: number; finish: number } };
@@ -183,7 +194,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   deleted = true;
   const receiverAfter = cpuOfPid(receiver.proc.pid ?? 0);
   const cpu = { agentUser: u ?? 0, agentSys: s ?? 0, receiverUser: receiverAfter.user - receiverCpu.user, receiverSys: receiverAfter.sys - receiverCpu.sys };
-  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: cpu.agentUser + cpu.agentSys + cpu.receiverUser + cpu.receiverSys, read: result.bytesRead, phaseMs: result.phaseMs, cpu };
+  return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: cpu.agentUser + cpu.agentSys + cpu.receiverUser + cpu.receiverSys, machineCpuSeconds, read: result.bytesRead, phaseMs: result.phaseMs, cpu };
 }
 
 /**
@@ -192,6 +203,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
  * time must not end while its data still sits in the page cache).
  */
 async function pipeline(dir: string, name: string, stages: [string, string[]][], flushed?: string): Promise<Row> {
+  const machineBefore = machineCpu();
   const started = process.hrtime.bigint();
   const runs = stages.map(([cmd, args], i) => timedChild(cmd, args, [i === 0 ? "ignore" : "pipe", i === stages.length - 1 ? "ignore" : "pipe", "ignore"], dir));
   // The middle of the pipeline is the wire: count what crosses it.
@@ -206,7 +218,7 @@ async function pipeline(dir: string, name: string, stages: [string, string[]][],
     const sync = timedChild("sync", [flushed], ["ignore", "ignore", "ignore"], dir);
     cpu += await sync.cpu;
   }
-  return { contender: name, seconds: Number(process.hrtime.bigint() - started) / 1e9, wireBytes: wire.bytes(), cpuSeconds: cpu };
+  return { contender: name, seconds: Number(process.hrtime.bigint() - started) / 1e9, wireBytes: wire.bytes(), cpuSeconds: cpu, machineCpuSeconds: machineCpu() - machineBefore };
 }
 
 const args = process.argv.slice(2);
@@ -252,8 +264,8 @@ await withCleanup(async (cleanup) => {
     process.stdout.write(`\n${label}: ${(src.used / GiB).toFixed(2)} GiB used of ${sizeGiB} GiB; dd to /dev/null read it all in ${secs(read.seconds)} s (${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s)\n`);
     process.stdout.write(
       `${table(
-        ["contender", "seconds", "sent MiB", "CPU s", "time vs hoist c0"],
-        rows.map((r) => [r.contender, secs(r.seconds), (r.wireBytes / MiB).toFixed(0), secs(r.cpuSeconds), ratio(r.seconds, hoist0.seconds)]),
+        ["contender", "seconds", "sent MiB", "CPU s", "machine CPU s", "time vs hoist c0"],
+        rows.map((r) => [r.contender, secs(r.seconds), (r.wireBytes / MiB).toFixed(0), secs(r.cpuSeconds), secs(r.machineCpuSeconds), ratio(r.seconds, hoist0.seconds)]),
       )}\n`,
     );
     process.stdout.write(`hoist c0 reads at ${((src.used / MiB) / hoist0.seconds).toFixed(0)} MiB/s of used data; dd reads the device at ${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s\n`);

@@ -22,6 +22,7 @@ const RECORD_LIMIT = 64 * 1024 * 1024;
 const IDLE_MS = 10 * 60_000;
 // How long a new session waits for the one it took over to let go of the target.
 const TAKEOVER_MS = 60_000;
+const FLUSH_BYTES = 128 * 1024 * 1024;
 
 function outOfBounds(message: string): HoistError {
   return new HoistError("Block.OutOfBounds", message, { fix: "The agent sent a chunk outside the partition; make sure both sides run the same hoist version." });
@@ -143,8 +144,26 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
     let chunks = 0;
     let bytes = 0;
     let writeFailure: unknown;
+    // Written data goes to disk while the copy runs, not all at once in the sync before the check:
+    // a flush starts each time FLUSH_BYTES more were written (one at a time).
+    let unflushed = 0;
+    let flushing: Promise<void> | undefined;
+    const flushSome = (n: number) => {
+      unflushed += n;
+      if (unflushed < FLUSH_BYTES || flushing) return;
+      unflushed = 0;
+      flushing = file
+        .datasync()
+        .catch((e: unknown) => {
+          writeFailure ??= e;
+        })
+        .finally(() => {
+          flushing = undefined;
+        });
+    };
     const settle = async () => {
       await Promise.all(writes);
+      await flushing;
       if (writeFailure) throw writeFailure;
     };
     for (;;) {
@@ -173,6 +192,7 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
             await m.set(index, hash);
             chunks += 1;
             bytes += raw.length;
+            flushSome(raw.length);
           })
           .catch((e: unknown) => {
             writeFailure ??= e;
