@@ -159,7 +159,7 @@ async function startReceiver(dir: string, cleanup: Cleanup): Promise<{ ready: Re
   return { ready: JSON.parse(line) as ReceiverReady, proc, adminToken: readFileSync(join(stateDir, "admin.token"), "utf8").trim() };
 }
 
-async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number; phaseMs: { copy: number; verify: number; finish: number }; cpu: { agentUser: number; agentSys: number; receiverUser: number; receiverSys: number } }> {
+async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>, source: string, sourceBytes: number, compression: number, cleanup: Cleanup): Promise<Row & { read: number; phaseMs: { copy: number; verify: number; finish: number }; cpu: { agentPeakMiB: number; agentUser: number; agentSys: number; receiverUser: number; receiverSys: number } }> {
   const uuid = (await capture("blkid", ["-p", "-o", "value", "-s", "UUID", source])).trim();
   const plan: TargetPlan = {
     bootMode: "bios",
@@ -179,7 +179,7 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   const machineBefore = machineCpu();
   const started = process.hrtime.bigint();
   const script = process.argv[1] ?? "";
-  const agent = spawn("/usr/bin/time", ["-f", "%U %S", "-o", join(dir, "agent-time"), process.execPath, ...profArgs(`agent-c${compression}`), script, "--agent-child"], { env: { ...process.env, BENCH_AGENT: JSON.stringify(options) }, stdio: ["ignore", "pipe", "inherit"] });
+  const agent = spawn("/usr/bin/time", ["-f", "%U %S %M", "-o", join(dir, "agent-time"), process.execPath, ...profArgs(`agent-c${compression}`), script, "--agent-child"], { env: { ...process.env, BENCH_AGENT: JSON.stringify(options) }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   agent.stdout!.on("data", (c: Buffer) => {
     out += c.toString("utf8");
@@ -188,12 +188,12 @@ async function hoistCopy(dir: string, receiver: Awaited<ReturnType<typeof startR
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const machineCpuSeconds = machineCpu() - machineBefore;
   if (code !== 0) throw new Error(`the hoist agent exited with ${code}`);
-  const [u, s] = readFileSync(join(dir, "agent-time"), "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+  const [u, s, maxKiB] = readFileSync(join(dir, "agent-time"), "utf8").trim().split("\n").pop()!.split(" ").map(Number);
   const result = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { bytesSent: number; bytesRead: number; phaseMs: { copy: number; verify: number; finish: number } };
   await client.json("DELETE", `/v1/jobs/${job.jobId}`);
   deleted = true;
   const receiverAfter = cpuOfPid(receiver.proc.pid ?? 0);
-  const cpu = { agentUser: u ?? 0, agentSys: s ?? 0, receiverUser: receiverAfter.user - receiverCpu.user, receiverSys: receiverAfter.sys - receiverCpu.sys };
+  const cpu = { agentPeakMiB: (maxKiB ?? 0) / 1024, agentUser: u ?? 0, agentSys: s ?? 0, receiverUser: receiverAfter.user - receiverCpu.user, receiverSys: receiverAfter.sys - receiverCpu.sys };
   return { contender: `hoist block, compression ${compression}`, seconds, wireBytes: result.bytesSent, cpuSeconds: cpu.agentUser + cpu.agentSys + cpu.receiverUser + cpu.receiverSys, machineCpuSeconds, read: result.bytesRead, phaseMs: result.phaseMs, cpu };
 }
 
@@ -270,7 +270,7 @@ await withCleanup(async (cleanup) => {
     );
     process.stdout.write(`hoist c0 reads at ${((src.used / MiB) / hoist0.seconds).toFixed(0)} MiB/s of used data; dd reads the device at ${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s\n`);
     const c = hoist0.cpu;
-    process.stdout.write(`hoist c0 CPU: agent ${secs(c.agentUser)} s user + ${secs(c.agentSys)} s system, receiver ${secs(c.receiverUser)} s user + ${secs(c.receiverSys)} s system\n`);
+    process.stdout.write(`hoist c0 CPU: agent ${secs(c.agentUser)} s user + ${secs(c.agentSys)} s system, receiver ${secs(c.receiverUser)} s user + ${secs(c.receiverSys)} s system; the agent's peak RSS ${c.agentPeakMiB.toFixed(0)} MiB\n`);
     const ph = hoist0.phaseMs;
     process.stdout.write(`hoist c0 phases: copy ${secs(ph.copy / 1000)} s (${((src.used / MiB) / (ph.copy / 1000)).toFixed(0)} MiB/s of used data), receiver's chunk check ${secs(ph.verify / 1000)} s, fsck ${secs(ph.finish / 1000)} s\n`);
     results[label] = { usedBytes: src.used, ddReadSeconds: read.seconds, rows };
