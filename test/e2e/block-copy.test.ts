@@ -6,20 +6,19 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type BlockTransferOptions, type BlockTransferResult, transferPartitionBlocks } from "@hoist/agent";
 import { readJobState } from "@hoist/images";
 import { BLOCK_CODEC, BLOCK_RECORD, type CreateJobResponse, type TargetPlan } from "@hoist/protocol";
 import { createLogger } from "@hoist/runtime";
 import { connectPinned, createControlClient, encodeChunkHead, encodeFrame, encodeVerifyList, RecordReader, readFrame, writeJsonRecord, writeRecord } from "@hoist/transport";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
+import { bundleRunner } from "../helpers/build";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const base = mkdtempSync("/var/tmp/hoist-block-copy-");
@@ -175,9 +174,8 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 
 beforeAll(async () => {
   runnerPath = join(base, "block-runner.mjs");
-  await build({
-    stdin: {
-      contents: `import { transferPartitionBlocks } from "@hoist/agent";
+  await bundleRunner(
+    `import { transferPartitionBlocks } from "@hoist/agent";
 const o = JSON.parse(process.env.RUNNER_OPTS);
 try {
   const result = await transferPartitionBlocks({ ...o, onProgress: (p) => process.stdout.write(JSON.stringify(p) + "\\n") });
@@ -186,17 +184,8 @@ try {
   process.stdout.write(JSON.stringify({ error: e.code, message: e.message }) + "\\n");
   process.exitCode = 1;
 }`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    outfile: runnerPath,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+    runnerPath,
+  );
   receiver = await startReceiverProcess(stateDir, { logLevel: process.env.BLOCK_TEST_LOG ? "info" : "warn" });
 });
 

@@ -4,13 +4,12 @@
 // watchdog thaws it and blocked writers carry on.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleRunner } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const base = mkdtempSync("/var/tmp/hoist-block-freeze-");
 const mnt = join(base, "mnt");
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -27,24 +26,14 @@ beforeAll(async () => {
   sh("mount", [dev, mnt]);
   runner = join(base, "freeze-runner.mjs");
   // An agent that freezes the filesystem and then never thaws it by itself.
-  await build({
-    stdin: {
-      contents: `import { freezeFilesystem } from "@hoist/agent";
+  await bundleRunner(
+    `import { freezeFilesystem } from "@hoist/agent";
 import { silentLogger } from "@hoist/runtime";
 await freezeFilesystem(process.argv[2], Number(process.argv[3]), silentLogger);
 process.stdout.write("frozen\\n");
 setInterval(() => {}, 1000);`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    outfile: runner,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+    runner,
+  );
 });
 
 afterAll(() => {

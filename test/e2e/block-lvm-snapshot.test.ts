@@ -9,20 +9,19 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createCipheriv, createHash, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, linkSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { BlockTransferResult } from "@hoist/agent";
 import { readJobState } from "@hoist/images";
 import type { CreateJobResponse, TargetPlan } from "@hoist/protocol";
 import { createControlClient } from "@hoist/transport";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleRunner } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { bootGuest, type Guest, type GuestRun, kernelOf, rootImage } from "../helpers/qemu-guest";
 import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 import { compareTrees } from "../helpers/tree";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const MiB = 2 ** 20;
 const LV_BYTES = 256 * MiB;
 const base = mkdtempSync("/var/tmp/hoist-block-lvm-");
@@ -154,9 +153,8 @@ beforeAll(async () => {
   sh("tar", ["-C", hostTree, "--numeric-owner", "--sparse", "-cf", tarFile, "."]);
 
   const runner = join(base, "runner.mjs");
-  await build({
-    stdin: {
-      contents: `import { readFileSync } from "node:fs";
+  await bundleRunner(
+    `import { readFileSync } from "node:fs";
 import { transferPartitionBlocks } from "@hoist/agent";
 import { createLogger } from "@hoist/runtime";
 const o = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -167,17 +165,8 @@ try {
   process.stdout.write("HOIST-LVM-ERROR " + JSON.stringify({ code: e.code, message: e.message }) + "\\n");
   process.exitCode = 1;
 }`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    outfile: runner,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+    runner,
+  );
 
   receiver = await startReceiverProcess(stateDir);
   const uuid = randomUUID();

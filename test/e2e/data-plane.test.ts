@@ -12,9 +12,9 @@ import { join, resolve } from "node:path";
 import { type TransferOptions, transferTree } from "@hoist/agent";
 import type { CreateJobResponse, TargetPlan } from "@hoist/protocol";
 import { createControlClient } from "@hoist/transport";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
+import { bundleRunner } from "../helpers/build";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -122,9 +122,8 @@ function buildBigTree(dir: string): void {
 beforeAll(async () => {
   if (!existsSync(HOIST_MJS)) execFileSync("node", ["scripts/build.mjs"], { cwd: ROOT, stdio: "inherit" });
   runnerPath = join(base, "agent-runner.mjs");
-  await build({
-    stdin: {
-      contents: `import { transferTree } from "@hoist/agent";
+  await bundleRunner(
+    `import { transferTree } from "@hoist/agent";
 const o = JSON.parse(process.env.RUNNER_OPTS);
 try {
   await transferTree({ ...o, onProgress: (p) => process.stdout.write(JSON.stringify(p) + "\\n") });
@@ -133,17 +132,8 @@ try {
   process.stdout.write(JSON.stringify({ error: e.code, message: e.message }) + "\\n");
   process.exitCode = 1;
 }`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    outfile: runnerPath,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+    runnerPath,
+  );
   receiver = await startReceiverProcess(stateDir);
 });
 

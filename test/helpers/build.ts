@@ -24,3 +24,23 @@ export function buildIfStale(): void {
   const newest = Math.max(statSync(join(ROOT, "scripts/build.mjs")).mtimeMs, ...sources.map(newestUnder));
   if (newest > built) execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
 }
+
+/**
+ * Bundles a small script written against the workspace packages (`@hoist/agent`, …) into one .mjs
+ * that plain node runs in a child process (so a test can SIGKILL it or run it elsewhere).
+ */
+export async function bundleRunner(contents: string, outfile: string): Promise<string> {
+  const { build } = await import("esbuild");
+  await build({ ...RUNNER_BUNDLE, stdin: { contents, resolveDir: ROOT, loader: "ts" }, outfile });
+  return outfile;
+}
+
+/** esbuild options for a test runner script: one ESM file for node 20 that may `require`. */
+export const RUNNER_BUNDLE = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: "error",
+} as const;

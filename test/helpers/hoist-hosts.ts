@@ -11,6 +11,7 @@ import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protoc
 import { createControlClient } from "@hoist/transport";
 import { build } from "esbuild";
 import type { TestHost, TestNet } from "./netns";
+import { RUNNER_BUNDLE } from "./build";
 
 // HOIST_ROOT lets a bundled copy of these helpers (the soak) find the repository.
 export const ROOT = process.env.HOIST_ROOT ?? resolve(import.meta.dirname, "../..");
@@ -23,16 +24,7 @@ export function ensureBuilt(): void {
 
 /** Bundles one of the test helpers' entry files into a plain .mjs node can run in another namespace. */
 export async function bundleScript(entry: string, outfile: string): Promise<string> {
-  await build({
-    entryPoints: [join(ROOT, "test/helpers", entry)],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "error",
-  });
+  await build({ ...RUNNER_BUNDLE, entryPoints: [join(ROOT, "test/helpers", entry)], outfile });
   return outfile;
 }
 
