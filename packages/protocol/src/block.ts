@@ -24,8 +24,14 @@ export const BLOCK_RECORD = {
   error: 0x7f,
 } as const;
 
-/** Chunk codecs: the payload as is, brotli-compressed, or nothing (write zeros). */
-export const BLOCK_CODEC = { raw: 0, brotli: 1, zero: 2 } as const;
+/**
+ * Chunk codecs: the payload as is, brotli-compressed, nothing (write zeros), or only the chunk's
+ * used byte ranges (the rest of the chunk is zeros): a u32 range count, count × (u32 start, u32
+ * end) within the chunk, ascending and apart, then the ranges' bytes one after another.
+ */
+export const BLOCK_CODEC = { raw: 0, brotli: 1, zero: 2, ranges: 3 } as const;
+/** Most ranges one chunk record may carry (more: the chunk is sent whole). */
+export const BLOCK_RANGES_MAX = 4096;
 
 export const BLOCK_HASH_BYTES = 32;
 export const BLOCK_CHUNK_MIN_BYTES = 64 * 1024;

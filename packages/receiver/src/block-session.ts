@@ -177,7 +177,7 @@ export async function runBlockSession(ctx: ReceiverContext, socket: TLSSocket, j
         if (index >= m.count || c.rawLength !== length || c.offset + c.rawLength > sourceBytes || c.offset + c.rawLength > target.sizeBytes) {
           throw outOfBounds(`chunk at ${c.offset} (+${c.rawLength}) lies outside the ${sourceBytes}-byte source or the ${target.sizeBytes}-byte target partition`);
         }
-        if (c.codec !== BLOCK_CODEC.raw && c.codec !== BLOCK_CODEC.brotli && c.codec !== BLOCK_CODEC.zero) throw new HoistError("Block.BadChunk", `unknown chunk codec ${c.codec}`);
+        if (!Object.values(BLOCK_CODEC).includes(c.codec as never)) throw new HoistError("Block.BadChunk", `unknown chunk codec ${c.codec}`);
         const hash = Buffer.from(c.hash);
         const p = workers
           // No hash check here: the verification re-read is the check (see the top of this file).

@@ -223,6 +223,17 @@ export function decodeChunk(payload: Buffer): ChunkHead & { data: Buffer } {
   };
 }
 
+/** The head of a `ranges` chunk's payload (see BLOCK_CODEC in @hoist/protocol): count, then (start, end) pairs. */
+export function encodeRanges(ranges: readonly (readonly [number, number])[]): Buffer {
+  const b = Buffer.allocUnsafe(4 + ranges.length * 8);
+  b.writeUInt32BE(ranges.length, 0);
+  ranges.forEach(([start, end], i) => {
+    b.writeUInt32BE(start, 4 + i * 8);
+    b.writeUInt32BE(end, 8 + i * 8);
+  });
+  return b;
+}
+
 // --- manifest: [u32 chunk count][u8 flags: 1 = target never written outside the manifest][count × 32 hash]
 export interface ManifestView {
   hashes: Buffer;

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { brotliCompressSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { BLOCK_CODEC } from "@hoist/protocol";
+import { encodeRanges } from "./block-records";
 import { ChunkPool } from "./chunk-pool";
 import { ChunkWorkers } from "./chunk-workers";
 
@@ -40,6 +42,39 @@ describe("chunk workers", () => {
     // Without a hash only the length is checked (the receiver's re-read of the target is the content check).
     expect((await workers.decode(brotliCompressSync(plain), 1, plain.length, null)).equals(plain)).toBe(true);
     await expect(workers.decode(brotliCompressSync(plain), 1, plain.length + 1, null)).rejects.toMatchObject({ code: "Block.BadChunk" });
+  });
+
+  it("lays a ranges chunk out at full size with zeros between its ranges, and refuses malformed ones", async () => {
+    const pool = new ChunkPool(1024 * 1024 + 4096, 4);
+    const full = Buffer.alloc(1024 * 1024);
+    const ranges: [number, number][] = [
+      [4096, 8192],
+      [300_000, 500_000],
+      [1024 * 1024 - 100, 1024 * 1024],
+    ];
+    for (const [a, b] of ranges) randomBytes(b - a).copy(full, a);
+    const payload = Buffer.concat([encodeRanges(ranges), ...ranges.map(([a, b]) => full.subarray(a, b))]);
+    const record = pool.take(payload.length + 50);
+    payload.copy(record, 50);
+    const raw = await workers.decode(record.subarray(50, 50 + payload.length), BLOCK_CODEC.ranges, full.length, sha(full), pool);
+    expect(raw.equals(full)).toBe(true);
+    // The record's memory came back to the pool; the chunk itself lies in pooled memory.
+    expect(raw.buffer.byteLength).toBe(pool.bytes);
+    expect(pool.idle).toBe(1);
+    const bad = async (r: [number, number][], extra = 0): Promise<string> => {
+      const body = Buffer.concat([encodeRanges(r), Buffer.alloc(r.reduce((n, [a, b]) => n + Math.max(0, b - a), 0) + extra)]);
+      return workers.decode(body, BLOCK_CODEC.ranges, 4096, null).then(
+        () => "decoded",
+        (e: { code?: string }) => e.code ?? "no code",
+      );
+    };
+    expect(await bad([[0, 4097]])).toBe("Block.BadChunk");
+    expect(await bad([[100, 200], [150, 300]])).toBe("Block.BadChunk");
+    expect(await bad([[200, 100]])).toBe("Block.BadChunk");
+    expect(await bad([[0, 100]], 1)).toBe("Block.BadChunk");
+    expect(await bad([[0, 100], [200, 300]], -50)).toBe("Block.BadChunk");
+    expect(await bad([[0, 4096]])).toBe("decoded");
+    await expect(workers.decode(Buffer.from([0, 0]), BLOCK_CODEC.ranges, 4096, null)).rejects.toMatchObject({ code: "Block.BadChunk" });
   });
 
   it("hands a compressed chunk's received memory back to the pool, and moves pooled memory without copying", async () => {

@@ -5,7 +5,7 @@
 // sources and from the single bundled hoist.mjs.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { HoistError } from "@hoist/protocol";
+import { BLOCK_CHUNK_MAX_BYTES, BLOCK_CODEC, BLOCK_RANGES_MAX, HoistError } from "@hoist/protocol";
 import type { ChunkPool } from "./chunk-pool";
 
 const WORKER_SOURCE = `
@@ -19,6 +19,27 @@ function isZero(b) {
   return z.equals(b);
 }
 const sha = (b) => createHash("sha256").update(b).digest();
+const badChunk = (message) => Object.assign(new Error(message), { code: "Block.BadChunk" });
+// A "ranges" chunk: the used ranges land at their places in out, zeros everywhere else.
+function expandRanges(data, out, rawLength) {
+  if (data.length < 4) throw badChunk("a ranges chunk is shorter than its range count");
+  const count = data.readUInt32BE(0);
+  let p = 4 + count * 8;
+  if (count > ${BLOCK_RANGES_MAX} || p > data.length) throw badChunk("a ranges chunk lists more ranges than it carries");
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const start = data.readUInt32BE(4 + i * 8);
+    const end = data.readUInt32BE(8 + i * 8);
+    if (start < at || end <= start || end > rawLength || p + end - start > data.length) throw badChunk("a ranges chunk has a range out of order or out of the chunk");
+    out.fill(0, at, start);
+    data.copy(out, start, p, p + end - start);
+    p += end - start;
+    at = end;
+  }
+  if (p !== data.length) throw badChunk("a ranges chunk carries bytes past its last range");
+  out.fill(0, at, rawLength);
+  return out;
+}
 parentPort.on("message", (m) => {
   try {
     if (m.op === "digest") {
@@ -39,6 +60,12 @@ parentPort.on("message", (m) => {
       if (m.codec === 0) raw = data;
       else if (m.codec === 1) raw = zlib.brotliDecompressSync(data, { maxOutputLength: m.rawLength });
       else if (m.codec === 2) raw = Buffer.alloc(m.rawLength);
+      else if (m.codec === 3) {
+        raw = expandRanges(data, Buffer.from(m.out, 0, m.rawLength), m.rawLength);
+        if (m.hash && !sha(raw).equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
+        parentPort.postMessage({ id: m.id, ab: m.out, offset: 0, length: m.rawLength, input: m.ab }, [m.out, m.ab]);
+        return;
+      }
       else throw Object.assign(new Error("unknown chunk codec " + m.codec), { code: "Block.BadChunk" });
       if (raw.length !== m.rawLength) throw Object.assign(new Error("a chunk decoded to " + raw.length + " bytes, not " + m.rawLength), { code: "Block.BadChunk" });
       if (m.hash && !sha(raw).equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
@@ -159,6 +186,7 @@ export class ChunkWorkers {
    * compressed, its received memory is handed back to `pool`.
    */
   async decode(data: Buffer, codec: number, rawLength: number, hash: Buffer | null, pool?: ChunkPool): Promise<Buffer> {
+    if (codec === BLOCK_CODEC.ranges && rawLength > BLOCK_CHUNK_MAX_BYTES) throw new HoistError("Block.BadChunk", `a chunk of ${rawLength} bytes is larger than any chunk`);
     let own = data;
     const whole = data.buffer.byteLength <= data.length + 64 * 1024 || data.buffer.byteLength === pool?.bytes;
     const movable = data.length >= 64 * 1024 && whole && !(data.buffer instanceof SharedArrayBuffer);
@@ -168,7 +196,9 @@ export class ChunkWorkers {
       data.copy(own);
     }
     const ab = own.buffer as ArrayBuffer;
-    const r = await this.post({ op: "decode", ab, offset: own.byteOffset, length: own.length, codec, rawLength, hash: hash ? new Uint8Array(hash) : null }, [ab]);
+    // A ranges chunk is laid out into memory of its full size, taken here so it can come from the pool.
+    const out = codec === BLOCK_CODEC.ranges ? ((pool?.take(rawLength) ?? Buffer.allocUnsafeSlow(rawLength)).buffer as ArrayBuffer) : null;
+    const r = await this.post({ op: "decode", ab, offset: own.byteOffset, length: own.length, codec, rawLength, hash: hash ? new Uint8Array(hash) : null, out }, out ? [ab, out] : [ab]);
     pool?.give(r.input as ArrayBuffer | undefined);
     return Buffer.from(r.ab as ArrayBuffer, r.offset as number, r.length as number);
   }

@@ -12,6 +12,7 @@ import {
   BLOCK_CHUNK_DEFAULT_BYTES,
   BLOCK_CODEC,
   BLOCK_HASH_BYTES,
+  BLOCK_RANGES_MAX,
   BLOCK_RECORD,
   type BlockFinished,
   BlockFinishedSchema,
@@ -29,6 +30,7 @@ import {
   decodeManifest,
   encodeChunkHead,
   encodeFrame,
+  encodeRanges,
   encodeVerifyList,
   parseJsonRecord,
   RecordReader,
@@ -272,12 +274,15 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
       const sendRaw = d.changed && !d.zero && !d.compressed;
       if (!sendRaw) pool.give(d.buffer);
       if (d.changed) {
-        const codec = d.zero ? BLOCK_CODEC.zero : d.compressed ? BLOCK_CODEC.brotli : BLOCK_CODEC.raw;
-        const data = d.zero ? Buffer.alloc(0) : (d.compressed ?? d.buffer);
-        await limit.take(data.length);
+        // Uncompressed, a chunk only partly in use sends just its used ranges (the rest is zeros).
+        const ranges = sendRaw && n < span.length - 4096 && span.reads.length <= BLOCK_RANGES_MAX;
+        const codec = d.zero ? BLOCK_CODEC.zero : d.compressed ? BLOCK_CODEC.brotli : ranges ? BLOCK_CODEC.ranges : BLOCK_CODEC.raw;
+        const parts = d.zero ? [] : d.compressed ? [d.compressed] : ranges ? [encodeRanges(span.reads), ...span.reads.map(([a, b]) => d.buffer.subarray(a, b))] : [d.buffer];
+        const length = parts.reduce((sum, p) => sum + p.length, 0);
+        await limit.take(length);
         const released = sendRaw ? () => pool.give(d.buffer) : undefined;
-        await writeRecordThen(session.socket, released, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), data);
-        session.bytesSent += data.length + 50;
+        await writeRecordThen(session.socket, released, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), ...parts);
+        session.bytesSent += length + 50;
         session.chunksSent += 1;
         changedBytes += span.length;
         d.hash.copy(session.held, span.index * BLOCK_HASH_BYTES);
