@@ -27,6 +27,7 @@ import {
   ChunkPool,
   ChunkWorkers,
   connectPinned,
+  type DigestResult,
   decodeManifest,
   encodeChunkHead,
   encodeFrame,
@@ -231,6 +232,20 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
   const pool = new ChunkPool(chunkBytes, inFlight * 2);
   const session = await openSession(o, sourceBytes, chunkBytes, fs);
   const limit = new RateLimit((o.bandwidthKBps ?? 0) * 1024);
+  /** Sends one chunk in its cheapest form; its memory goes back to the pool once the connection is done with it. */
+  const sendChunk = async (span: ChunkSpan, d: DigestResult, read: number): Promise<void> => {
+    const raw = !d.zero && !d.compressed;
+    if (!raw) pool.give(d.buffer);
+    // Uncompressed, a chunk only partly in use sends just its used ranges (the rest is zeros).
+    const ranges = raw && read < span.length - 4096 && span.reads.length <= BLOCK_RANGES_MAX;
+    const codec = d.zero ? BLOCK_CODEC.zero : d.compressed ? BLOCK_CODEC.brotli : ranges ? BLOCK_CODEC.ranges : BLOCK_CODEC.raw;
+    const parts = d.zero ? [] : d.compressed ? [d.compressed] : ranges ? [encodeRanges(span.reads), ...span.reads.map(([a, b]) => d.buffer.subarray(a, b))] : [d.buffer];
+    const length = parts.reduce((sum, p) => sum + p.length, 0);
+    await limit.take(length);
+    await writeRecordThen(session.socket, raw ? () => pool.give(d.buffer) : undefined, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), ...parts);
+    session.bytesSent += length + 50;
+    session.chunksSent += 1;
+  };
   const onAbort = () => session.socket.destroy();
   signal?.addEventListener("abort", onAbort, { once: true });
   let bytesRead = 0;
@@ -271,21 +286,12 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
       const expected = known ? Buffer.from(heldHash) : session.pristine ? zeroHash(span.length) : null;
       const d = await workers.digest(buffer, expected, quality);
       entries.push({ index: span.index, hash: d.hash });
-      const sendRaw = d.changed && !d.zero && !d.compressed;
-      if (!sendRaw) pool.give(d.buffer);
       if (d.changed) {
-        // Uncompressed, a chunk only partly in use sends just its used ranges (the rest is zeros).
-        const ranges = sendRaw && n < span.length - 4096 && span.reads.length <= BLOCK_RANGES_MAX;
-        const codec = d.zero ? BLOCK_CODEC.zero : d.compressed ? BLOCK_CODEC.brotli : ranges ? BLOCK_CODEC.ranges : BLOCK_CODEC.raw;
-        const parts = d.zero ? [] : d.compressed ? [d.compressed] : ranges ? [encodeRanges(span.reads), ...span.reads.map(([a, b]) => d.buffer.subarray(a, b))] : [d.buffer];
-        const length = parts.reduce((sum, p) => sum + p.length, 0);
-        await limit.take(length);
-        const released = sendRaw ? () => pool.give(d.buffer) : undefined;
-        await writeRecordThen(session.socket, released, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec, hash: d.hash }), ...parts);
-        session.bytesSent += length + 50;
-        session.chunksSent += 1;
+        await sendChunk(span, d, n);
         changedBytes += span.length;
         d.hash.copy(session.held, span.index * BLOCK_HASH_BYTES);
+      } else {
+        pool.give(d.buffer);
       }
       done += span.usedBytes;
       report(false);
@@ -386,12 +392,10 @@ export async function transferPartitionBlocks(o: BlockTransferOptions): Promise<
           const span = spans.get(index);
           const expected = finalEntries.find((e) => e.index === index)?.hash;
           if (!span || !expected) throw new HoistError("Block.VerifyFailed", `chunk ${index} is no longer used on the source`, { retryable: true });
-          const { buffer } = await readChunk(fh, span, pool);
+          const { buffer, read } = await readChunk(fh, span, pool);
           const d = await workers.digest(buffer, null, quality);
           if (!d.hash.equals(expected)) throw new HoistError("Block.VerifyFailed", `chunk ${index} changed on the source after the consistent pass`, { fix: "Run the transfer again.", retryable: true });
-          await writeRecord(session.socket, BLOCK_RECORD.chunk, encodeChunkHead({ offset: span.offset, rawLength: span.length, codec: d.compressed ? BLOCK_CODEC.brotli : BLOCK_CODEC.raw, hash: d.hash }), d.compressed ?? d.buffer);
-          session.bytesSent += (d.compressed ?? d.buffer).length + 50;
-          session.chunksSent += 1;
+          await sendChunk(span, d, read);
         }
       } finally {
         await fh.close();
