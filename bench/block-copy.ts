@@ -253,12 +253,12 @@ await withCleanup(async (cleanup) => {
       rows.push(await pipeline(dir, "partclone.ext4 | partclone restore", [["partclone.ext4", ["-c", "-q", "-s", src.device, "-o", "-"]], ["partclone.ext4", ["-r", "-q", "-s", "-", "-o", t1]]], t1));
       const t2 = await sparseTarget(dir, "dd", bytes, cleanup);
       rows.push(
-      await pipeline(dir, "dd | zstd -1 | zstd -d | dd", [
-        ["dd", [`if=${src.device}`, "bs=4M", "status=none"]],
-        ["zstd", ["-1", "-q", "-c", "-T1"]],
-        ["zstd", ["-d", "-q", "-c"]],
-        ["dd", [`of=${t2}`, "bs=4M", "conv=sparse", "status=none"]],
-      ], t2),
+        await pipeline(dir, "dd | zstd -1 | zstd -d | dd", [
+          ["dd", [`if=${src.device}`, "bs=4M", "status=none"]],
+          ["zstd", ["-1", "-q", "-c", "-T1"]],
+          ["zstd", ["-d", "-q", "-c"]],
+          ["dd", [`of=${t2}`, "bs=4M", "conv=sparse", "status=none"]],
+        ], t2),
       );
     }
     process.stdout.write(`\n${label}: ${(src.used / GiB).toFixed(2)} GiB used of ${sizeGiB} GiB; dd to /dev/null read it all in ${secs(read.seconds)} s (${((bytes / MiB) / read.seconds).toFixed(0)} MiB/s)\n`);
