@@ -60,21 +60,17 @@ parentPort.on("message", (m) => {
       if (m.codec === 0) raw = data;
       else if (m.codec === 1) raw = zlib.brotliDecompressSync(data, { maxOutputLength: m.rawLength });
       else if (m.codec === 2) raw = Buffer.alloc(m.rawLength);
-      else if (m.codec === 3) {
-        raw = expandRanges(data, Buffer.from(m.out, 0, m.rawLength), m.rawLength);
-        if (m.hash && !sha(raw).equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
-        parentPort.postMessage({ id: m.id, ab: m.out, offset: 0, length: m.rawLength, input: m.ab }, [m.out, m.ab]);
-        return;
-      }
-      else throw Object.assign(new Error("unknown chunk codec " + m.codec), { code: "Block.BadChunk" });
-      if (raw.length !== m.rawLength) throw Object.assign(new Error("a chunk decoded to " + raw.length + " bytes, not " + m.rawLength), { code: "Block.BadChunk" });
+      else if (m.codec === 3) raw = expandRanges(data, Buffer.from(m.out, 0, m.rawLength), m.rawLength);
+      else throw badChunk("unknown chunk codec " + m.codec);
+      if (raw.length !== m.rawLength) throw badChunk("a chunk decoded to " + raw.length + " bytes, not " + m.rawLength);
       if (m.hash && !sha(raw).equals(Buffer.from(m.hash))) throw Object.assign(new Error("a chunk does not match its hash"), { code: "Block.ChunkHashMismatch" });
       if (raw === data) {
         parentPort.postMessage({ id: m.id, ab: m.ab, offset: m.offset, length: m.length }, [m.ab]);
       } else {
-        const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : Buffer.from(raw);
+        // Memory the chunk owns whole, or the memory it was given to be laid out in, moves back as is.
+        const own = raw.buffer === m.out || (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) ? raw : Buffer.from(raw);
         // The received bytes go back too, so their memory can be used for the next chunk.
-        parentPort.postMessage({ id: m.id, ab: own.buffer, offset: 0, length: own.length, input: m.ab }, [own.buffer, m.ab]);
+        parentPort.postMessage({ id: m.id, ab: own.buffer, offset: own.byteOffset, length: own.length, input: m.ab }, [own.buffer, m.ab]);
       }
     } else if (m.op === "hash") {
       const buf = Buffer.from(m.ab, m.offset, m.length);
