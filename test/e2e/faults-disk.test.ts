@@ -1,5 +1,6 @@
 // The receiver's disk fills up mid-copy: the agent stops promptly (not after
-// rsync's I/O timeout), a retry is refused with Receiver.DiskFull, the receiver keeps running, and
+// rsync's I/O timeout), a retry after freeing only a few MiB is refused with
+// Receiver.DiskFull, the receiver keeps running, and
 // once space is freed the rerun resumes — it sends what is missing, not the
 // whole tree again — and ends exact. The receiver's state and target folders
 // sit on a small ext4 image of their own.
@@ -23,8 +24,9 @@ beforeAll(async () => {
   execFileSync("mkfs.ext4", ["-q", "-F", "-m", "0", image]);
   mkdirSync(small);
   execFileSync("mount", ["-o", "loop", image, small]);
-  // About 38 MB of source for about 68 MB of space, 40 MB of it taken by ballast.
+  // About 43 MB of source for about 62 MB of space, 40 + 6 MiB of it taken by ballast.
   writeFileSync(join(small, "ballast"), Buffer.alloc(40 * 2 ** 20, 1));
+  writeFileSync(join(small, "ballast-small"), Buffer.alloc(6 * 2 ** 20, 1));
   bench = await setUpBench(base, 48, join(small, "state"));
 });
 
@@ -42,6 +44,8 @@ describe("receiver disk full", () => {
     // The rsync that hits the full disk can only report a dropped connection (daemon mode
     // keeps its reason on the receiver); the next attempt is told plainly.
     expect(first.error).toMatch(/^Receiver\.DiskFull$|^Transfer\.ConnectionLost$/);
+    // Freeing a little is not enough: the disk filled, and a few MiB would only fill again.
+    rmSync(join(small, "ballast-small"));
     const retried = await agentResult(startAgentOn(bench.net, agent, bench.runner, transferOptions(bench.receiver, bench.source, job, { streams: 2 })), 60_000);
     expect(retried.error).toBe("Receiver.DiskFull");
     expect(retried.message).toMatch(/target disk system .* is full/);

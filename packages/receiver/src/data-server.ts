@@ -22,8 +22,9 @@ const CLOSE_GRACE_MS = 2_000;
 
 export function createDataServer(ctx: ReceiverContext, pdeathsig: boolean): Server {
   const children = new Set<ChildProcess>();
+  const filled: FilledDisks = new Map();
   const server = createServer({ cert: ctx.state.certPem, key: ctx.state.keyPem, handshakeTimeout: HEADER_TIMEOUT_MS }, (socket) => {
-    handleConnection(ctx, socket, children, pdeathsig).catch((e: unknown) => {
+    handleConnection(ctx, socket, children, filled, pdeathsig).catch((e: unknown) => {
       ctx.log.warn("data connection failed", { error: e instanceof Error ? e.message : String(e) });
       socket.destroy();
     });
@@ -39,18 +40,66 @@ export function createDataServer(ctx: ReceiverContext, pdeathsig: boolean): Serv
 const FULL_BELOW_BYTES = 512 * 1024;
 
 /**
- * An rsync that fills the target exits with ENOSPC, but in daemon mode that reason reaches
- * only the receiver's log. The copy that follows is told plainly, before it starts.
+ * A disk that an rsync filled takes no new copy until this much more is free than when it
+ * filled: what the failed copies let go of as they ended (a temporary file, reserved
+ * blocks) must not look like room, or the next copy only fills it again and, in daemon
+ * mode, can tell the agent no more than that the connection dropped.
  */
-async function refuseFullTargets(disks: readonly PreparedDisk[]): Promise<void> {
+export const FULL_UNTIL_FREED_BYTES = 16 * 2 ** 20;
+
+const NO_SPACE = /\(in ([\w-]+)\): No space left on device|No space left on device/g;
+
+/**
+ * The target disks an rsync's error output says it filled: the modules it names, or all of
+ * the job's disks when a line names none.
+ */
+export function disksFilled(stderr: string, disks: readonly PreparedDisk[]): PreparedDisk[] {
+  const named = new Set<string>();
+  let unnamed = false;
+  for (const m of stderr.matchAll(NO_SPACE)) {
+    if (m[1]) named.add(m[1]);
+    else unnamed = true;
+  }
+  return disks.filter((d) => unnamed || named.has(d.key));
+}
+
+/** Free bytes of each filled target disk (by job and disk) as they were right after it filled. */
+type FilledDisks = Map<string, number>;
+
+async function freeBytes(d: PreparedDisk): Promise<number | undefined> {
+  const st = await statfs(d.mountPath).catch(() => undefined);
+  return st ? st.bavail * st.bsize : undefined;
+}
+
+async function rememberFilled(filled: FilledDisks, jobId: string, disks: readonly PreparedDisk[]): Promise<void> {
   for (const d of disks) {
-    const st = await statfs(d.mountPath).catch(() => undefined);
-    if (st && st.bavail * st.bsize < FULL_BELOW_BYTES) {
-      throw new HoistError("Receiver.DiskFull", `the target disk ${d.key} on the intermediate instance is full`, {
-        fix: "Free space on the target (or give it a larger disk: system disk size or data disk size), or exclude more, then run the transfer again; it resumes.",
-        details: { disk: d.key, freeBytes: st.bavail * st.bsize },
-      });
+    const free = await freeBytes(d);
+    if (free === undefined) continue;
+    const key = `${jobId}/${d.key}`;
+    // Of several copies that filled it, the one that ended with the least free is the mark.
+    filled.set(key, Math.min(free, filled.get(key) ?? Number.POSITIVE_INFINITY));
+  }
+}
+
+/**
+ * An rsync that fills the target exits with ENOSPC, but in daemon mode that reason reaches
+ * only the receiver. The copy that follows is told plainly, before it starts.
+ */
+async function refuseFullTargets(filled: FilledDisks, jobId: string, disks: readonly PreparedDisk[]): Promise<void> {
+  for (const d of disks) {
+    const free = await freeBytes(d);
+    if (free === undefined) continue;
+    const key = `${jobId}/${d.key}`;
+    const filledAt = filled.get(key);
+    const full = free < FULL_BELOW_BYTES || (filledAt !== undefined && free < filledAt + FULL_UNTIL_FREED_BYTES);
+    if (!full) {
+      filled.delete(key);
+      continue;
     }
+    throw new HoistError("Receiver.DiskFull", `the target disk ${d.key} on the intermediate instance is full`, {
+      fix: `Free space on the target (at least ${FULL_UNTIL_FREED_BYTES / 2 ** 20} MiB more than when it filled), or give it a larger disk (system disk size or data disk size), or exclude more, then run the transfer again; it resumes.`,
+      details: { disk: d.key, freeBytes: free },
+    });
   }
 }
 
@@ -63,7 +112,7 @@ function refuse(socket: TLSSocket, e: HoistError): void {
   setTimeout(() => socket.destroy(), 2000).unref();
 }
 
-async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, children: Set<ChildProcess>, pdeathsig: boolean): Promise<void> {
+async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, children: Set<ChildProcess>, filled: FilledDisks, pdeathsig: boolean): Promise<void> {
   const address = socket.remoteAddress ?? "unknown";
   socket.on("error", () => {});
   let header: ReturnType<typeof DataHeaderSchema.parse>;
@@ -103,10 +152,11 @@ async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, childre
     return;
   }
   let confPath: string;
+  let disks: PreparedDisk[];
   try {
     checkRsyncCommand(header.command);
-    const disks = await ctx.disksForTransfer(job);
-    await refuseFullTargets(disks);
+    disks = await ctx.disksForTransfer(job);
+    await refuseFullTargets(filled, job.jobId, disks);
     const jobDir = ctx.store.jobDir(job.jobId);
     confPath = join(jobDir, `rsyncd-${randomBytes(6).toString("hex")}.conf`);
     await writeFile(confPath, buildRsyncdConfig({ disks, logFile: join(jobDir, "rsyncd.log") }), { mode: 0o600 });
@@ -140,8 +190,9 @@ async function handleConnection(ctx: ReceiverContext, socket: TLSSocket, childre
     }, 30_000).unref();
   });
   await new Promise<void>((resolve) => {
-    child.on("close", (code, signal) => {
+    child.on("close", async (code, signal) => {
       children.delete(child);
+      if (code !== 0) await rememberFilled(filled, job.jobId, disksFilled(stderr, disks));
       const level = code === 0 ? "info" : "warn";
       log[level]("rsync daemon finished", { exitCode: code, signal, ...(code === 0 ? {} : { stderr: stderr.trim().slice(-500) }) });
       socket.end();
