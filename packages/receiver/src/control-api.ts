@@ -16,6 +16,9 @@ const STATUS: Record<string, number> = {
   "Receiver.Unauthorized": 401,
   "Receiver.NotFound": 404,
   "Receiver.BadRequest": 400,
+  "Receiver.MethodNotAllowed": 405,
+  "Receiver.BodyTooLarge": 413,
+  "Receiver.UnsupportedMediaType": 415,
   "Receiver.NotPrepared": 409,
   "Receiver.DiskFull": 507,
   "Receiver.DeviceTooSmall": 409,
@@ -40,22 +43,43 @@ export function toApiError(e: unknown): HoistError {
   return new HoistError("Receiver.Internal", e instanceof Error ? e.message : String(e), { retryable: true });
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function tooLarge(): HoistError {
+  return new HoistError("Receiver.BodyTooLarge", `the request body is larger than ${MAX_BODY_BYTES} bytes`, { fix: "Send the body the receiver API documents." });
+}
+
+/** A body over the limit is read to its end (so the client hears why) unless it goes on past this. */
+const DRAIN_BYTES = 4 * MAX_BODY_BYTES;
+
+/** The body as JSON: refused unless it is labelled JSON, fits the limit, and is UTF-8. An empty body is {}. */
 function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if ((declared > 0 || req.headers["transfer-encoding"]) && !/^application\/json\s*(;|$)/i.test(req.headers["content-type"] ?? "")) {
+    return Promise.reject(new HoistError("Receiver.UnsupportedMediaType", `the request body is ${req.headers["content-type"] ?? "unlabelled"}, not application/json`, { fix: "Send a JSON body with content-type application/json." }));
+  }
+  if (declared > DRAIN_BYTES) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HoistError("Receiver.BadRequest", `request body larger than ${MAX_BODY_BYTES} bytes`));
+      if (size > DRAIN_BYTES) {
+        reject(tooLarge());
         req.destroy();
-        return;
+      } else if (size <= MAX_BODY_BYTES) {
+        chunks.push(c);
       }
-      chunks.push(c);
     });
     req.on("error", reject);
     req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
+      if (size > MAX_BODY_BYTES) return reject(tooLarge());
+      let text: string;
+      try {
+        text = UTF8.decode(Buffer.concat(chunks));
+      } catch {
+        return reject(new HoistError("Receiver.BadRequest", "the request body is not UTF-8"));
+      }
       if (!text) return resolve({});
       try {
         resolve(JSON.parse(text));
@@ -75,11 +99,26 @@ export function createControlServer(ctx: ReceiverContext): Server {
   const server = createServer({ cert: ctx.state.certPem, key: ctx.state.keyPem }, (req, res) => {
     handle(ctx, adminSha, req, res).catch((e: unknown) => {
       const err = toApiError(e);
-      if (!res.headersSent) send(res, STATUS[err.code] ?? (err.code.startsWith("Receiver.") ? 500 : 400), err.toJSON());
+      if (res.headersSent) return;
+      // A body left unread would be taken for the next request: close the connection after the answer.
+      if (!req.complete) res.setHeader("connection", "close");
+      if (err.code === "Receiver.MethodNotAllowed") res.setHeader("allow", String(err.details?.allow ?? ""));
+      send(res, STATUS[err.code] ?? (err.code.startsWith("Receiver.") ? 500 : 400), err.toJSON());
     });
   });
   server.on("tlsClientError", (e) => ctx.log.debug("TLS handshake failed on the control port", { error: e.message }));
   return server;
+}
+
+const JOB_PATH = /^\/v1\/jobs\/([^/]+)(?:\/(prepare|convert|detach|token))?$/;
+
+/** The methods a path answers to, or undefined for a path that is not the API's. */
+function allowedMethods(path: string): readonly string[] | undefined {
+  if (path === "/v1/health") return ["GET"];
+  if (path === "/v1/jobs" || path === "/v1/disks/write") return ["POST"];
+  const m = JOB_PATH.exec(path);
+  if (!m) return undefined;
+  return m[2] ? ["POST"] : ["GET", "DELETE"];
 }
 
 async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -94,6 +133,12 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
     ctx.log.warn("control request refused: bad token", { address, method, path, credential: token === undefined ? "missing" : "wrong" });
     throw ctx.unauthorized();
   };
+
+  const allowed = allowedMethods(path);
+  if (!allowed) throw new HoistError("Receiver.NotFound", `no such endpoint: ${method} ${path}`);
+  if (!allowed.includes(method)) {
+    throw new HoistError("Receiver.MethodNotAllowed", `${path} does not answer ${method}; it answers ${allowed.join(", ")}`, { details: { allow: allowed.join(", ") } });
+  }
 
   if (method === "GET" && path === "/v1/health") {
     send(res, 200, { version: ctx.version, time: new Date().toISOString(), hostname: hostname() });
@@ -123,7 +168,7 @@ async function handle(ctx: ReceiverContext, adminSha: string, req: IncomingMessa
     return;
   }
 
-  const m = /^\/v1\/jobs\/([^/]+)(?:\/(prepare|convert|detach|token))?$/.exec(path);
+  const m = JOB_PATH.exec(path);
   if (!m) throw new HoistError("Receiver.NotFound", `no such endpoint: ${method} ${path}`);
   const jobId = m[1] ?? "";
   const action = m[2];
