@@ -3,28 +3,21 @@
 // (never a 500, never a hang), the refusal is JSON {code, message, retryable},
 // and the receiver goes on serving good requests with nothing written where a
 // refused request pointed.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import type { Socket } from "node:net";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protocol";
+import { join } from "node:path";
+import type { CreateJobResponse, ReceiverReady } from "@hoist/protocol";
 import { connectPinned } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ONE_DISK_PLAN, type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 
-const HOIST = join(resolve(import.meta.dirname, "../.."), "apps/hoist/bin/hoist");
 const base = mkdtempSync("/var/tmp/hoist-receiver-bad-input-");
 const stateDir = join(base, "state");
 /** A file a refused disk write names as its device; it must keep its content. */
 const victim = join(base, "victim");
-const PLAN: TargetPlan = {
-  bootMode: "bios",
-  lvm: false,
-  disks: [{ key: "system", sizeGiB: 4, table: "mbr", partitions: [{ key: "system-p1", role: "root", mountPoint: "/", fs: "ext4", sizeMiB: null }], sourcePath: "/", usedBytes: 1 }],
-};
 
-let proc: ChildProcess;
+let receiver: ReceiverProcess;
 let ready: ReceiverReady;
 let admin: string;
 let job: CreateJobResponse;
@@ -79,21 +72,17 @@ function raw(method: string, path: string, token: string | undefined, body?: Buf
 }
 
 beforeAll(async () => {
-  proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "dir", "--log-level", "error"], { stdio: ["ignore", "pipe", "inherit"] });
-  ready = JSON.parse(await new Promise<string>((r) => createInterface({ input: proc.stdout! }).once("line", r))) as ReceiverReady;
+  receiver = await startReceiverProcess(stateDir, { backend: "dir", logLevel: "error" });
+  ready = receiver.ready;
   admin = readFileSync(join(stateDir, "admin.token"), "utf8").trim();
   writeFileSync(victim, "untouched\n");
-  job = (await raw("POST", "/v1/jobs", admin, JSON.stringify({ plan: PLAN }))).body as unknown as CreateJobResponse;
-  other = (await raw("POST", "/v1/jobs", admin, JSON.stringify({ plan: PLAN }))).body as unknown as CreateJobResponse;
+  job = (await raw("POST", "/v1/jobs", admin, JSON.stringify({ plan: ONE_DISK_PLAN }))).body as unknown as CreateJobResponse;
+  other = (await raw("POST", "/v1/jobs", admin, JSON.stringify({ plan: ONE_DISK_PLAN }))).body as unknown as CreateJobResponse;
   expect(job.jobId).toMatch(/^j-/);
 });
 
 afterAll(async () => {
-  if (proc && proc.exitCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    await exited;
-  }
+  await receiver?.stop();
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -111,7 +100,7 @@ interface Case {
   code: string;
 }
 
-const plan = (patch: Record<string, unknown>) => JSON.stringify({ plan: { ...PLAN, ...patch } });
+const plan = (patch: Record<string, unknown>) => JSON.stringify({ plan: { ...ONE_DISK_PLAN, ...patch } });
 const jobPath = (suffix = "") => () => `/v1/jobs/${job.jobId}${suffix}`;
 const latin1 = (s: string) => Buffer.from(s, "latin1");
 
@@ -124,12 +113,12 @@ const CASES: Case[] = [
   { name: "create with no body", method: "POST", path: () => "/v1/jobs", who: "admin", status: 400, code: "Receiver.BadRequest" },
   { name: "create with an empty plan", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => JSON.stringify({ plan: {} }), status: 400, code: "Receiver.BadRequest" },
   { name: "create with no disks", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ disks: [] }), status: 400, code: "Receiver.BadRequest" },
-  { name: "create with 18 disks", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ disks: Array.from({ length: 18 }, () => PLAN.disks[0]) }), status: 400, code: "Receiver.BadRequest" },
+  { name: "create with 18 disks", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ disks: Array.from({ length: 18 }, () => ONE_DISK_PLAN.disks[0]) }), status: 400, code: "Receiver.BadRequest" },
   { name: "create with an unknown boot mode", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ bootMode: "coreboot" }), status: 400, code: "Receiver.BadRequest" },
   { name: "create with lvm as a string", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ lvm: "yes" }), status: 400, code: "Receiver.BadRequest" },
-  { name: "create with a disk key that is a path", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ disks: [{ ...PLAN.disks[0], key: "../etc" }] }), status: 400, code: "Receiver.BadRequest" },
-  { name: "create with a label of 201 characters", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => JSON.stringify({ plan: PLAN, label: "l".repeat(201) }), status: 400, code: "Receiver.BadRequest" },
-  { name: "create with a label that is not UTF-8", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => latin1(`{"plan":${JSON.stringify(PLAN)},"label":"caf\xe9"}`), status: 400, code: "Receiver.BadRequest" },
+  { name: "create with a disk key that is a path", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => plan({ disks: [{ ...ONE_DISK_PLAN.disks[0], key: "../etc" }] }), status: 400, code: "Receiver.BadRequest" },
+  { name: "create with a label of 201 characters", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => JSON.stringify({ plan: ONE_DISK_PLAN, label: "l".repeat(201) }), status: 400, code: "Receiver.BadRequest" },
+  { name: "create with a label that is not UTF-8", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => latin1(`{"plan":${JSON.stringify(ONE_DISK_PLAN)},"label":"caf\xe9"}`), status: 400, code: "Receiver.BadRequest" },
   { name: "create with a body over 16 MiB", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => Buffer.alloc(16 * 2 ** 20 + 1, 0x20), status: 413, code: "Receiver.BodyTooLarge" },
   { name: "create with a form body", method: "POST", path: () => "/v1/jobs", who: "admin", body: () => "plan=x", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415, code: "Receiver.UnsupportedMediaType" },
   { name: "convert with a body that is not JSON", method: "POST", path: jobPath("/convert"), who: "job", body: () => "inventory", status: 400, code: "Receiver.BadRequest" },
@@ -177,6 +166,6 @@ describe("receiver control API with bad input", () => {
     expect((await raw("GET", "/v1/health", undefined)).status).toBe(200);
     expect((await raw("GET", `/v1/jobs/${job.jobId}`, job.token)).body).toMatchObject({ jobId: job.jobId, state: "created" });
     expect((await raw("POST", `/v1/jobs/${job.jobId}/prepare`, job.token)).status).toBe(200);
-    expect(proc.exitCode).toBe(null);
+    expect(receiver.proc.exitCode).toBe(null);
   });
 });

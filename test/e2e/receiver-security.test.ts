@@ -1,29 +1,23 @@
 // What a hostile or mistaken client can do to a receiver: nothing without the
 // right token, nothing outside its own job's target disks, and nothing at all
 // when it does not trust the receiver's certificate.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:tls";
-import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { transferTree } from "@hoist/agent";
-import type { CreateJobResponse, ReceiverReady, TargetPlan } from "@hoist/protocol";
+import type { CreateJobResponse, ReceiverReady } from "@hoist/protocol";
 import { connectPinned, createControlClient, encodeFrame, readFrame } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ONE_DISK_PLAN, type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
 const HOIST_MJS = join(ROOT, "apps/hoist/dist/hoist.mjs");
 const base = mkdtempSync("/var/tmp/hoist-receiver-security-");
 const outside = mkdtempSync("/tmp/hoist-outside-");
 const stateDir = join(base, "state");
-const PLAN: TargetPlan = {
-  bootMode: "bios",
-  lvm: false,
-  disks: [{ key: "system", sizeGiB: 4, table: "mbr", partitions: [{ key: "system-p1", role: "root", mountPoint: "/", fs: "ext4", sizeMiB: null }], sourcePath: "/", usedBytes: 1 }],
-};
 
-let proc: ChildProcess;
+let receiver: ReceiverProcess;
 let ready: ReceiverReady;
 let jobA: CreateJobResponse & { target: string };
 let jobB: CreateJobResponse & { target: string };
@@ -31,7 +25,7 @@ const endpoint = () => ({ host: "127.0.0.1", port: ready.controlPort, fingerprin
 
 async function newJob(): Promise<CreateJobResponse & { target: string }> {
   const admin = createControlClient({ ...endpoint(), token: readFileSync(join(stateDir, "admin.token"), "utf8").trim() });
-  const job = await admin.json<CreateJobResponse>("POST", "/v1/jobs", { plan: PLAN });
+  const job = await admin.json<CreateJobResponse>("POST", "/v1/jobs", { plan: ONE_DISK_PLAN });
   const prepared = await createControlClient({ ...endpoint(), token: job.token }).json<{ disks: { mountPath: string }[] }>("POST", `/v1/jobs/${job.jobId}/prepare`);
   return { ...job, target: prepared.disks[0]!.mountPath };
 }
@@ -54,18 +48,14 @@ function rsyncThroughTunnel(jobId: string, token: string, args: string[]): { sta
 const logLines = () => readFileSync(join(stateDir, "receiver.log"), "utf8").split("\n").filter(Boolean);
 
 beforeAll(async () => {
-  proc = spawn(HOIST, ["receiver", "--state-dir", stateDir, "--control-port", "0", "--data-port", "0", "--listen", "127.0.0.1", "--target-backend", "dir", "--log-level", "error"], { stdio: ["ignore", "pipe", "inherit"] });
-  ready = JSON.parse(await new Promise<string>((r) => createInterface({ input: proc.stdout! }).once("line", r))) as ReceiverReady;
+  receiver = await startReceiverProcess(stateDir, { backend: "dir", logLevel: "error" });
+  ready = receiver.ready;
   jobA = await newJob();
   jobB = await newJob();
 });
 
 afterAll(async () => {
-  if (proc && proc.exitCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    await exited;
-  }
+  await receiver?.stop();
   rmSync(base, { recursive: true, force: true });
   rmSync(outside, { recursive: true, force: true });
 });
@@ -85,7 +75,7 @@ describe("receiver security", () => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("Receiver.Unauthorized");
     }
-    const create = await createControlClient({ ...endpoint(), token: jobA.token }).call<{ code: string }>("POST", "/v1/jobs", { plan: PLAN });
+    const create = await createControlClient({ ...endpoint(), token: jobA.token }).call<{ code: string }>("POST", "/v1/jobs", { plan: ONE_DISK_PLAN });
     expect(create.status).toBe(401);
     const ok = await createControlClient({ ...endpoint(), token: jobA.token }).call<{ jobId: string }>("GET", path);
     expect(ok.status).toBe(200);
