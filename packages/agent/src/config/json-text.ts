@@ -40,56 +40,41 @@ class Scanner {
     this.fail(`unexpected character ${JSON.stringify(ch)}; a value (string, number, object, array, true, false or null) was expected`);
   }
   object(): void {
-    this.pos++;
-    this.ws();
-    if (this.text[this.pos] === "}") {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      if (this.text[this.pos] === "}") this.fail("trailing comma before }");
+    this.list("}", () => {
       if (this.text[this.pos] !== '"') this.fail("a field name in double quotes was expected");
       this.string();
       this.ws();
       if (this.text[this.pos] !== ":") this.fail("a colon (:) was expected after the field name");
       this.pos++;
       this.value();
-      this.ws();
-      const ch = this.text[this.pos];
-      if (ch === ",") {
-        this.pos++;
-        continue;
-      }
-      if (ch === "}") {
-        this.pos++;
-        return;
-      }
-      this.fail(ch === undefined ? "unexpected end of file; } was expected" : "a comma (,) or } was expected");
-    }
+    });
   }
   array(): void {
+    this.list("]", () => this.value());
+  }
+  /** The items of an object or array up to its closing `close`, separated by commas, none after the last. */
+  list(close: "}" | "]", item: () => void): void {
     this.pos++;
     this.ws();
-    if (this.text[this.pos] === "]") {
+    if (this.text[this.pos] === close) {
       this.pos++;
       return;
     }
     for (;;) {
       this.ws();
-      if (this.text[this.pos] === "]") this.fail("trailing comma before ]");
-      this.value();
+      if (this.text[this.pos] === close) this.fail(`trailing comma before ${close}`);
+      item();
       this.ws();
       const ch = this.text[this.pos];
       if (ch === ",") {
         this.pos++;
         continue;
       }
-      if (ch === "]") {
+      if (ch === close) {
         this.pos++;
         return;
       }
-      this.fail(ch === undefined ? "unexpected end of file; ] was expected" : "a comma (,) or ] was expected");
+      this.fail(ch === undefined ? `unexpected end of file; ${close} was expected` : `a comma (,) or ${close} was expected`);
     }
   }
   string(): void {
