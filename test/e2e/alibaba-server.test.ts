@@ -17,22 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { HOIST, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
-
-interface Job {
-  JobId: string;
-  TargetType: string;
-  InstanceId: string | null;
-  Status: string;
-  BusinessStatus: string | null;
-  RegionId: string;
-  ImageId: string | null;
-  Images: { ImageName: string; RegionId: string; Verification: string; BootSeconds: number | null }[];
-  Transfer: { BytesDone: number } | null;
-  ErrorCode: string | null;
-  ErrorMessage: string | null;
-  TransitionInstanceId: string | null;
-}
+import { HOIST, type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
 const source = join(base, "source");
@@ -47,6 +32,10 @@ let server: StartedServer | undefined;
 let agent: Spawned | undefined;
 let apiKey = "";
 let sourceId = "";
+const { call: api, waitJob: watch } = serverApi(
+  () => server,
+  () => apiKey,
+);
 
 function serverArgs(): string[] {
   return [
@@ -73,30 +62,6 @@ function serverArgs(): string[] {
   ];
 }
 const serverEnv = { HOIST_ALIBABA_POLL_MS: "200", ALIBABA_CLOUD_ACCESS_KEY_ID: "", ALIBABA_CLOUD_ACCESS_KEY_SECRET: "" };
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server?.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function watch(id: string, done: (j: Job) => boolean, ms: number): Promise<Job> {
-  return until(
-    `job ${id}`,
-    async () => {
-      const r = await api<Job>("GET", `/v1/jobs/${id}`).catch(() => undefined);
-      const j = r?.status === 200 ? r.body : undefined;
-      if (!j) return undefined;
-      if (j.Status === "InError") throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server?.stderr.slice(-40).join("\n")}`);
-      return done(j) ? j : undefined;
-    },
-    ms,
-  );
-}
 
 beforeAll(async () => {
   process.env["HOIST_BIN"] = HOIST;

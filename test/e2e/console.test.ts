@@ -14,7 +14,7 @@ import { type Browser, chromium, type Locator, type Page } from "playwright-core
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
 const ROOT = join(import.meta.dirname, "../..");
 const SHOTS = join(ROOT, "test-output/screenshots");
@@ -25,22 +25,16 @@ const source = join(base, "source");
 const API_KEY = `hk_console-e2e-${Math.random().toString(36).slice(2)}abcdefghijklmnop`;
 
 let server: StartedServer | undefined;
+const { call: api } = serverApi(
+  () => server,
+  () => API_KEY,
+);
 let agent: Spawned | undefined;
 let browser: Browser | undefined;
 let page: Page;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server?.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
 }
 
 /** The progress bar's value in a job card. */

@@ -23,19 +23,7 @@ import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { seededRandom } from "../helpers/fault-trials";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
-import { HOIST, hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
-
-interface Job {
-  JobId: string;
-  Status: string;
-  BusinessStatus: string | null;
-  Images: { ImageName: string; Verification: string }[];
-  Transfer: { BytesDone: number; BytesTotal: number } | null;
-  ErrorCode: string | null;
-  ErrorMessage: string | null;
-  ErrorFix: string | null;
-  TransitionInstanceId: string | null;
-}
+import { HOIST, hoist, type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);
 const KILLS = 20;
@@ -56,6 +44,13 @@ let apiKey = "";
 const sources: { root: string; id: string; agent: Spawned }[] = [];
 
 const serverArgs = (): string[] => ["server", "--listen", "127.0.0.1", "--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "120", "--port", String(port)];
+const client = serverApi(
+  () => server,
+  () => apiKey,
+);
+const { call: api, job: getJob } = client;
+/** Polls a job until `done`; a job InError fails the wait unless `errorOk`. */
+const waitJob = (id: string, what: string, done: (j: Job) => boolean, ms: number, errorOk = false) => client.waitJob(id, done, ms, { what, errorOk });
 const serverEnv = (): NodeJS.ProcessEnv => ({ ...providerEnv, ...(apiKey ? { HOIST_API_KEY: apiKey } : {}) });
 
 async function startServer(): Promise<StartedServer> {
@@ -64,37 +59,6 @@ async function startServer(): Promise<StartedServer> {
   // Agents know the server by its address: every restart listens where the first start did.
   port = Number(new URL(server.url).port);
   return server;
-}
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server?.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function getJob(id: string): Promise<Job> {
-  const r = await api<Job>("GET", `/v1/jobs/${id}`);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body;
-}
-
-/** Polls a job until `done` says so; a job InError fails the wait unless `errorOk`. */
-async function waitJob(id: string, what: string, done: (j: Job) => boolean, ms: number, errorOk = false): Promise<Job> {
-  return until(
-    `job ${id}: ${what}`,
-    async () => {
-      const j = await getJob(id).catch(() => undefined);
-      if (!j) return undefined;
-      if (j.Status === "InError" && !errorOk) throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server?.stderr.slice(-30).join("\n")}`);
-      return done(j) ? j : undefined;
-    },
-    ms,
-  );
 }
 
 async function createJob(sourceId: string, imageName: string, rateLimit: number): Promise<string> {

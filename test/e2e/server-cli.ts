@@ -98,3 +98,75 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, m
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+/** The fields of a replication job that the server tests read (the API returns more). */
+export interface Job {
+  JobId: string;
+  TargetType: string;
+  InstanceId: string | null;
+  Status: string;
+  BusinessStatus: string | null;
+  RunCount: number;
+  RegionId: string;
+  ImageId: string | null;
+  Images: { ImageName: string; RegionId: string; Run: number; Verification: string; BootSeconds: number | null }[];
+  Transfer: { BytesDone: number; BytesTotal: number; Speed: number } | null;
+  ErrorCode: string | null;
+  ErrorMessage: string | null;
+  ErrorFix: string | null;
+  TransitionInstanceId: string | null;
+  RateLimit: number;
+}
+
+export interface ApiReply<T> {
+  status: number;
+  body: T;
+}
+
+export interface WaitOptions {
+  /** Named in the timeout message. */
+  what?: string;
+  /** Collects each Status/BusinessStatus the job passes through. */
+  seen?: string[];
+  /** A job InError ends the wait only through `done`, instead of failing it. */
+  errorOk?: boolean;
+}
+
+/**
+ * The server's API with its admin key, as the tests call it. `server` is asked at each call,
+ * so a test that restarts its server keeps the same client.
+ */
+export function serverApi(server: () => StartedServer | undefined, key: () => string | undefined) {
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<ApiReply<T>> => {
+    const res = await fetch(`${server()?.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key()}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  };
+  const job = async (id: string): Promise<Job> => {
+    const r = await call<Job>("GET", `/v1/jobs/${id}`);
+    if (r.status !== 200) throw new Error(`GET /v1/jobs/${id} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  /** Polls a job until `done` says so; a job InError fails the wait unless `errorOk`. */
+  const waitJob = (id: string, done: (j: Job) => boolean, ms: number, opts: WaitOptions = {}): Promise<Job> =>
+    until(
+      `job ${id}${opts.what ? `: ${opts.what}` : ""}`,
+      async () => {
+        const j = await job(id).catch(() => undefined);
+        if (!j) return undefined;
+        const label = `${j.Status}/${j.BusinessStatus ?? "-"}`;
+        if (opts.seen && opts.seen.at(-1) !== label) opts.seen.push(label);
+        if (j.Status === "InError" && !opts.errorOk) {
+          throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server()?.stderr.slice(-40).join("\n")}`);
+        }
+        return done(j) ? j : undefined;
+      },
+      ms,
+    );
+  return { call, job, waitJob };
+}

@@ -17,17 +17,7 @@ import { openPostgres } from "../../packages/server/src/db/postgres";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
-
-interface Job {
-  JobId: string;
-  Status: string;
-  BusinessStatus: string | null;
-  Images: { ImageName: string; Verification: string; BootSeconds: number | null }[];
-  Transfer: { BytesDone: number } | null;
-  ErrorCode: string | null;
-  ErrorMessage: string | null;
-}
+import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-replicas-");
 const home = join(base, "home");
@@ -43,21 +33,19 @@ let env: NodeJS.ProcessEnv = {};
 const replicas: (StartedServer | undefined)[] = [undefined, undefined];
 let agent: Spawned | undefined;
 let apiKey = "";
+/** The API through replica 0 or 1. */
+const viaReplica = [0, 1].map((i) =>
+  serverApi(
+    () => replicas[i],
+    () => apiKey,
+  ),
+);
+const api = <T>(i: number, method: string, path: string, body?: unknown) => viaReplica[i]!.call<T>(method, path, body);
 
 async function replica(i: number): Promise<StartedServer> {
   const s = await startHoistServer(["--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--log-level", "debug"], { ...env, ...(apiKey ? { HOIST_API_KEY: apiKey } : {}) });
   replicas[i] = s;
   return s;
-}
-
-async function api<T>(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${replicas[i]?.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
 }
 
 beforeAll(async () => {
@@ -118,16 +106,7 @@ describe("two hoist server replicas on one PostgreSQL", () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.JobId;
-    const poll = (i: number, done: (j: Job) => boolean, ms: number) =>
-      until(
-        `job ${id}`,
-        async () => {
-          const j = (await api<Job>(i, "GET", `/v1/jobs/${id}`).catch(() => undefined))?.body;
-          if (j?.Status === "InError") throw new Error(`job failed: ${j.ErrorCode}: ${j.ErrorMessage}`);
-          return j && done(j) ? j : undefined;
-        },
-        ms,
-      );
+    const poll = (i: number, done: (j: Job) => boolean, ms: number) => viaReplica[i]!.waitJob(id, done, ms);
     await poll(0, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 10 * 2 ** 20, 10 * 60_000);
     await stop(replicas[1], "SIGKILL");
     await replica(1);

@@ -11,21 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
-
-interface Job {
-  JobId: string;
-  Status: string;
-  BusinessStatus: string | null;
-  RunCount: number;
-  ImageId: string | null;
-  Images: { ImageName: string; Run: number; Verification: string; BootSeconds: number | null }[];
-  Transfer: { BytesDone: number; BytesTotal: number; Speed: number } | null;
-  ErrorCode: string | null;
-  ErrorMessage: string | null;
-  TransitionInstanceId: string | null;
-  RateLimit: number;
-}
+import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-jobs-");
 const home = join(base, "home");
@@ -36,41 +22,13 @@ let server: StartedServer | undefined;
 let agent: Spawned | undefined;
 let apiKey = "";
 let sourceId = "";
+const { call: api, job: getJob, waitJob } = serverApi(
+  () => server,
+  () => apiKey,
+);
 
 function serverArgs(): string[] {
   return ["--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--hour-seconds", "10", "--log-level", "debug"];
-}
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server?.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
-
-async function getJob(id: string): Promise<Job> {
-  const r = await api<Job>("GET", `/v1/jobs/${id}`);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body;
-}
-
-/** Polls a job until `done` says so; records each Status/BusinessStatus it passes through. */
-async function watch(id: string, done: (j: Job) => boolean, seen: string[], ms: number): Promise<Job> {
-  return until(
-    `job ${id}`,
-    async () => {
-      const j = await getJob(id).catch(() => undefined);
-      if (!j) return undefined;
-      const label = `${j.Status}/${j.BusinessStatus ?? "-"}`;
-      if (seen.at(-1) !== label) seen.push(label);
-      if (j.Status === "InError") throw new Error(`job ${id} failed: ${j.ErrorCode}: ${j.ErrorMessage}\nserver log:\n${server?.stderr.slice(-40).join("\n")}`);
-      return done(j) ? j : undefined;
-    },
-    ms,
-  );
 }
 
 const imagesInStore = (): string[] => (existsSync(images) ? readdirSync(images).filter((n) => existsSync(join(images, n, "manifest.json"))).sort() : []);
@@ -132,7 +90,7 @@ describe("replication jobs on hoist server (embedded database)", () => {
     const seen: string[] = [];
 
     // Kill the server while the agent copies: the copy goes on, and the restarted server takes the job up again.
-    await watch(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 20 * 2 ** 20, seen, 10 * 60_000);
+    await waitJob(id, (j) => j.BusinessStatus === "Syncing" && (j.Transfer?.BytesDone ?? 0) > 20 * 2 ** 20, 10 * 60_000, { seen });
     // The agent knows the server by its address, so the new server listens where the old one did.
     const port = new URL(server?.url as string).port;
     await stop(server, "SIGKILL");
@@ -146,7 +104,7 @@ describe("replication jobs on hoist server (embedded database)", () => {
     expect(modified.status, JSON.stringify(modified.body)).toBe(200);
     expect(modified.body.RateLimit).toBe(0);
 
-    const finished = await watch(id, (j) => j.Status === "Finished", seen, 25 * 60_000);
+    const finished = await waitJob(id, (j) => j.Status === "Finished", 25 * 60_000, { seen });
     expect(seen).toEqual(expect.arrayContaining(["Running/Preparing", "Running/Syncing", "Running/Processing"]));
     expect(seen.indexOf("Running/Syncing")).toBeLessThan(seen.indexOf("Running/Processing"));
     expect(finished.ImageId).toBe("web-once");
@@ -174,7 +132,7 @@ describe("replication jobs on hoist server (embedded database)", () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.JobId;
     const seen: string[] = [];
-    const first = await watch(id, (j) => j.Status === "Waiting" && j.RunCount === 1, seen, 15 * 60_000);
+    const first = await waitJob(id, (j) => j.Status === "Waiting" && j.RunCount === 1, 15 * 60_000, { seen });
     expect(first.Images.map((i) => i.ImageName)).toEqual(["web-nightly-r1"]);
     expect(first.Images[0]?.Verification).toBe("skipped");
     // Between runs the intermediate instance stays, so the next run copies only what changed.
@@ -182,7 +140,7 @@ describe("replication jobs on hoist server (embedded database)", () => {
     expect(imagesInStore()).toContain("web-nightly-r1");
 
     writeFileSync(join(source, "srv/app/version"), "2\n");
-    const second = await watch(id, (j) => j.Status === "Waiting" && j.RunCount === 2, seen, 15 * 60_000);
+    const second = await waitJob(id, (j) => j.Status === "Waiting" && j.RunCount === 2, 15 * 60_000, { seen });
     expect(second.Images.map((i) => i.ImageName)).toEqual(["web-nightly-r2"]);
     expect(imagesInStore()).toContain("web-nightly-r2");
     expect(imagesInStore()).not.toContain("web-nightly-r1");
