@@ -160,12 +160,16 @@ const choices = (values: string[]): Bad[] => all("Cli.InvalidArguments", values)
 const missingPath = (code: string): Bad[] => all(code, ["", "/nonexistent/hoist-bad-input", "a\u0001b"]);
 const folder = (code: string): Bad[] => [...missingPath(code), [dir.file, code]];
 const newFolder = (code: string): Bad[] => all(code, ["", dir.file, "a\u0001b"]);
-const url = (code: string): Bad[] => all(code, ["", "example.com", "ftp://example.com/x", "http://", "not a url"]);
+/** A password put in a URL, which no message may repeat. */
+const URL_PASSWORD = "s3cret-in-url";
+const url = (code: string): Bad[] => all(code, ["", "example.com", "ftp://example.com/x", "http://", "not a url", `http://admin:${URL_PASSWORD}@example.com/`, `https://:${URL_PASSWORD}@example.com`]);
+/** A URL that API paths are appended to: no query or fragment either. */
+const baseUrl = (code: string): Bad[] => [...url(code), ...all(code, ["http://example.com/?a=1", "http://example.com/#top"])];
 const host = (code: string): Bad[] => all(code, ["", "a b", "host_name!", "999.1.1.1", `${"a".repeat(64)}.example.com`]);
 const ids = (): Bad[] => all("Config.InvalidId", ["", " ", "x".repeat(200), "a\nb"]);
 
 const API_FLAGS: Record<string, Bad[]> = {
-  "--server": [...url("Config.InvalidServerUrl")],
+  "--server": baseUrl("Config.InvalidServerUrl"),
   "--api-key": [...all("Config.InvalidApiKey", ["", "a b", "x".repeat(600)]), ["hk_not-the-key", "Api.Unauthorized"]],
 };
 
@@ -212,7 +216,7 @@ const FLAGS: Record<string, Record<string, Bad[]>> = {
     "--intermediate-image": all("Config.InvalidIntermediateImage", ["", "-img", "a b"]),
     "--receiver-bundle-url": url("Config.InvalidReceiverBundleUrl"),
     "--receiver-ports": all("Config.InvalidReceiverPorts", ["", "8080", "8080,8080", "0,1", "8080,70000", "a,b"]),
-    "--endpoint-override": url("Config.InvalidEndpointOverride"),
+    "--endpoint-override": baseUrl("Config.InvalidEndpointOverride"),
   },
   check: {
     "--source-root": folder("Config.InvalidSourceRoot"),
@@ -244,7 +248,7 @@ const FLAGS: Record<string, Record<string, Bad[]>> = {
     "--port": digits("Config.InvalidPort", 0, 65535),
     "--listen": host("Config.InvalidListenAddress"),
     "--data-dir": newFolder("Config.InvalidDataDir"),
-    "--public-url": url("Config.InvalidUrl"),
+    "--public-url": baseUrl("Config.InvalidUrl"),
     "--tls-cert": [...missingPath("Config.InvalidTlsFile"), ["<base>", "Config.InvalidTlsFile"], ["<garbage>", "Config.InvalidTlsFile"]],
     "--tls-key": [...missingPath("Config.InvalidTlsFile"), ["<base>", "Config.InvalidTlsFile"], ["<garbage>", "Config.InvalidTlsFile"]],
     "--heartbeat-seconds": digits("Config.InvalidNumber", 1, 3600),
@@ -264,11 +268,11 @@ const FLAGS: Record<string, Record<string, Bad[]>> = {
     ],
     "--receiver-bundle-url": url("Config.InvalidReceiverBundleUrl"),
     "--receiver-ports": all("Config.InvalidReceiverPorts", ["", "8080", "8080,8080", "0,1", "8080,70000", "a,b"]),
-    "--endpoint-override": url("Config.InvalidEndpointOverride"),
+    "--endpoint-override": baseUrl("Config.InvalidEndpointOverride"),
   },
   agent: {
     "--activation-code": all("Config.InvalidActivationCode", ["", "a b", "x".repeat(201)]),
-    "--server": url("Config.InvalidServerUrl"),
+    "--server": baseUrl("Config.InvalidServerUrl"),
     "--source-root": folder("Config.InvalidSourceRoot"),
     "--state-dir": newFolder("Config.InvalidStateDir"),
     "--name": all("Config.InvalidName", ["", " ", "a\nb", "x".repeat(129)]),
@@ -518,6 +522,7 @@ describe("bad values for every flag of every hoist command", () => {
         if (slot.name === "--secretkey" || slot.name === "--accessid" || slot.name === "--api-key") {
           if (raw.length > 2 && r.stderr.includes(raw)) problems.push(`${shown}: the secret is in the message`);
         }
+        if (r.stderr.includes(URL_PASSWORD)) problems.push(`${shown}: the URL's password is in the message`);
       }
       if ((await state(b.server === true)) !== before) problems.push(`hoist ${slot.command} ${slot.name}: a refused value changed something`);
     }
@@ -531,6 +536,7 @@ describe("bad values for every flag of every hoist command", () => {
       [{ HOIST_API_KEY: "hk_a-key with-spaces-and-long-enough" }, ["server", ...(BASES["server"] as CommandBase).args()], "Config.InvalidApiKey"],
       [{ HOIST_SERVER: "not a url", HOIST_API_KEY: API_KEY }, ["jobs", "list"], "Config.InvalidServerUrl"],
       [{ HOIST_SERVER: "ftp://example.com", HOIST_API_KEY: API_KEY }, ["sources", "list"], "Config.InvalidServerUrl"],
+      [{ HOIST_SERVER: `http://admin:${URL_PASSWORD}@127.0.0.1:9`, HOIST_API_KEY: API_KEY }, ["jobs", "list"], "Config.InvalidServerUrl"],
       [{ HOIST_SERVER: "http://127.0.0.1:9", HOIST_API_KEY: "a b" }, ["codes", "list"], "Config.InvalidApiKey"],
     ];
     const problems: string[] = [];
@@ -546,6 +552,7 @@ describe("bad values for every flag of every hoist command", () => {
       const name = Object.keys(env).find((k) => r.stderr.includes(k));
       if (r.status === 0 || !r.stderr.includes(`Error ${code}:`) || !name) problems.push(`${JSON.stringify(env)} hoist ${args[0]}: ${r.status} ${r.stderr.slice(0, 160)}`);
       if (env["HOIST_API_KEY"] && env["HOIST_API_KEY"] !== API_KEY && r.stderr.includes(env["HOIST_API_KEY"])) problems.push(`${args[0]}: the key is in the message`);
+      if (r.stderr.includes(URL_PASSWORD)) problems.push(`${args[0]}: the URL's password is in the message`);
       if ((await state(false)) !== before) problems.push(`${JSON.stringify(env)} hoist ${args[0]}: changed something`);
     }
     expect(problems).toEqual([]);

@@ -28,6 +28,11 @@ export interface LoggerOptions {
 const SECRET_KEYS = /(token|secret|password|access_?key|secret_?key|authorization|api_?key)/i;
 const REDACTED = "[redacted]";
 
+/** A URL as a message may show it: the password of a `scheme://user:password@` is masked. */
+export function maskUrlPassword(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@]*?):[^/?#]*@/, "$1:***@");
+}
+
 export function redact(value: unknown, secrets: readonly string[], depth = 0): unknown {
   if (depth > 6) return value;
   if (typeof value === "string") {

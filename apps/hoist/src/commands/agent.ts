@@ -10,7 +10,7 @@ export function registerAgentCommand(program: Command): void {
     .command("agent")
     .description("Import this source into hoist server with an activation code, then keep it online with heartbeats.")
     .option("--activation-code <code>", "code from `hoist codes create` (needed only for the first start)", tokenValue("--activation-code", { max: 200, code: "Config.InvalidActivationCode" }))
-    .option("--server <url>", "hoist server URL, e.g. http://10.0.0.5:8080", httpUrl("--server", "Config.InvalidServerUrl"))
+    .option("--server <url>", "hoist server URL, e.g. http://10.0.0.5:8080", httpUrl("--server", "Config.InvalidServerUrl", { base: true }))
     .option("--source-root <dir>", "what to migrate: / for this machine, or a root tree in a folder", pathValue("--source-root", { exists: "dir", code: "Config.InvalidSourceRoot" }), "/")
     .option("--state-dir <dir>", "where the agent keeps its credential (0600) and pid file", pathValue("--state-dir", { code: "Config.InvalidStateDir" }), "/var/lib/hoist/agent")
     .option("--name <name>", "name shown in the console, 1–128 characters (default: the source's hostname)", textValue("--name", { max: 128, code: "Config.InvalidName" }))

@@ -3,7 +3,7 @@ import { type ActivationCode, type CreatedActivationCode, HoistError } from "@ho
 import type { Command } from "commander";
 import { httpUrl, tokenValue } from "./flag-values";
 
-const serverUrl = httpUrl("--server", "Config.InvalidServerUrl");
+const serverUrl = httpUrl("--server", "Config.InvalidServerUrl", { base: true });
 const apiKey = tokenValue("--api-key", { max: 512, code: "Config.InvalidApiKey" });
 
 export interface ApiFlags {
@@ -16,7 +16,7 @@ export interface ApiFlags {
 export function apiClient(opts: ApiFlags): ControlPlaneClient {
   // The flags were checked as they were read; values from the environment are checked here the same way.
   const envServer = process.env["HOIST_SERVER"];
-  const server = opts.server ?? (envServer ? httpUrl("HOIST_SERVER", "Config.InvalidServerUrl")(envServer) : undefined);
+  const server = opts.server ?? (envServer ? httpUrl("HOIST_SERVER", "Config.InvalidServerUrl", { base: true })(envServer) : undefined);
   if (!server) throw new HoistError("Config.MissingServer", "no server given", { fix: "Pass --server http(s)://host:port or set HOIST_SERVER." });
   const envKey = process.env["HOIST_API_KEY"];
   const key = opts.apiKey ?? (envKey ? tokenValue("HOIST_API_KEY", { max: 512, code: "Config.InvalidApiKey" })(envKey) : undefined);

@@ -6,6 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { HoistError } from "@hoist/protocol";
+import { maskUrlPassword } from "@hoist/runtime";
 
 /** Longest path Linux takes (PATH_MAX). */
 export const MAX_PATH = 4096;
@@ -70,7 +71,17 @@ export function pathValue(flag: string, rules: PathRules = {}) {
 }
 
 /** An http:// or https:// URL with a host. */
-export function httpUrl(flag: string, code = "Config.InvalidUrl") {
+/** A URL as a message shows it: a password in it is masked. */
+export function shownUrl(value: string): string {
+  return shown(maskUrlPassword(value));
+}
+
+/**
+ * An http(s) URL with a host. A user name or password in it is refused (Hoist
+ * authenticates with tokens, and fetch would not send them anyway); `base`
+ * also refuses a query or fragment, for URLs that API paths are appended to.
+ */
+export function httpUrl(flag: string, code = "Config.InvalidUrl", opts: { base?: boolean } = {}) {
   return (value: string): string => {
     let url: URL | undefined;
     try {
@@ -79,7 +90,13 @@ export function httpUrl(flag: string, code = "Config.InvalidUrl") {
       url = undefined;
     }
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "" || value.length > 2048 || CONTROL.test(value)) {
-      throw new HoistError(code, `${flag} must be an http:// or https:// URL with a host (got ${shown(value)})`, { fix: `Pass ${flag} like https://host:port.` });
+      throw new HoistError(code, `${flag} must be an http:// or https:// URL with a host (got ${shownUrl(value)})`, { fix: `Pass ${flag} like https://host:port.` });
+    }
+    if (url.username !== "" || url.password !== "") {
+      throw new HoistError(code, `${flag} must not carry a user name or password (got ${shownUrl(value)})`, { fix: `Pass ${flag} as https://host:port, without user:password@.` });
+    }
+    if (opts.base && (url.search !== "" || url.hash !== "" || value.includes("?") || value.includes("#"))) {
+      throw new HoistError(code, `${flag} must not have a query or fragment: API paths are added to it (got ${shownUrl(value)})`, { fix: `Pass ${flag} like https://host:port.` });
     }
     return value;
   };

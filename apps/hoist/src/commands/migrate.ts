@@ -1,4 +1,3 @@
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   addMigrateOptions,
@@ -14,7 +13,7 @@ import {
   terminalQuestion,
 } from "@hoist/agent";
 import { ECS_INSTANCE_ID, HoistError, isHoistError, toHoistError } from "@hoist/protocol";
-import { pidAlive } from "@hoist/runtime";
+import { claimPidFile, pidAlive, pidFileHolder } from "@hoist/runtime";
 import { type AlibabaTarget, createAlibabaProvider, createLocalProvider, type Provider, resolveCredentials } from "@hoist/providers";
 import type { Command } from "commander";
 import { httpUrl, pathValue, wholeNumber } from "./flag-values";
@@ -111,30 +110,18 @@ const PID_FILE = ".hoist_agent.pid";
 
 /** One agent per workdir: a second one would fight over client_data and the job. */
 function takeWorkdirLock(workdir: string): () => void {
-  const file = join(workdir, PID_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, "wx", 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch {
-      const holder = Number(readFileSync(file, "utf8").trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && pidAlive(holder)) {
-        throw new HoistError("Agent.AlreadyRunning", `hoist migrate is already running in ${workdir} (pid ${holder})`, {
-          fix: "Wait for it to finish, or stop it with hoist migrate --abort.",
-        });
-      }
-      rmSync(file, { force: true });
-    }
+  const lock = claimPidFile(join(workdir, PID_FILE));
+  if (!lock.held) {
+    throw new HoistError("Agent.AlreadyRunning", `hoist migrate is already running in ${workdir} (pid ${lock.holder})`, {
+      fix: "Wait for it to finish, or stop it with hoist migrate --abort.",
+    });
   }
-  throw new HoistError("Agent.LockFailed", `could not lock ${workdir}`, { retryable: true });
+  return lock.release;
 }
 
 async function abortRunning(workdir: string): Promise<void> {
-  const file = join(workdir, PID_FILE);
-  const holder = existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : 0;
-  if (!(holder > 0) || !pidAlive(holder)) {
+  const holder = pidFileHolder(join(workdir, PID_FILE));
+  if (holder === null) {
     process.stdout.write("No hoist migrate is running in this folder.\n");
     return;
   }
@@ -187,7 +174,7 @@ export function registerMigrateCommand(program: Command): void {
     .option(
       "--endpoint-override <url>",
       "send every Alibaba Cloud API call (ECS, VPC, OSS, ENS) to this http(s)://host[:port] instead of Alibaba Cloud's endpoints (a test double or a proxy)",
-      httpUrl("--endpoint-override", "Config.InvalidEndpointOverride"),
+      httpUrl("--endpoint-override", "Config.InvalidEndpointOverride", { base: true }),
     )
     .action(async (flags: HoistMigrateFlags) => {
       // Every setting is checked before anything is created, started or copied.

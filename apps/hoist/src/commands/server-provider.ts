@@ -8,6 +8,7 @@ import { HoistError } from "@hoist/protocol";
 import { createAlibabaProvider, createLocalProvider, type Provider, resolveCredentials } from "@hoist/providers";
 import type { Logger } from "@hoist/runtime";
 import { type Command, Option } from "commander";
+import { httpUrl, shown } from "./flag-values";
 
 export interface ServerProviderFlags {
   provider: "local" | "alibaba";
@@ -19,7 +20,6 @@ export interface ServerProviderFlags {
   imageStore?: string;
 }
 
-const shown = (v: string): string => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
 
 function providerName(value: string): "local" | "alibaba" {
   if (value !== "local" && value !== "alibaba") throw new HoistError("Config.InvalidProvider", `--provider must be local or alibaba (got ${shown(value)})`, { fix: "Pass --provider local or --provider alibaba." });
@@ -29,19 +29,6 @@ function providerName(value: string): "local" | "alibaba" {
 function regionId(value: string): string {
   if (!/^[a-z][a-z0-9-]{0,63}$/.test(value)) throw new HoistError("Config.InvalidRegion", `--region must be a region id such as cn-hangzhou or local (got ${shown(value)})`, { fix: "Pass --region with a region id." });
   return value;
-}
-
-function url(flag: string, code: string) {
-  return (value: string): string => {
-    let parsed: URL | null = null;
-    try {
-      parsed = new URL(value);
-    } catch {
-      parsed = null;
-    }
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || !parsed.hostname) throw new HoistError(code, `${flag} must be an http:// or https:// URL (got ${shown(value)})`, { fix: `Pass ${flag} http(s)://host[:port][/path].` });
-    return value;
-  };
 }
 
 function receiverPorts(value: string): { control: number; data: number } {
@@ -67,9 +54,9 @@ export function addServerProviderOptions(cmd: Command): Command {
       "--provider alibaba: AccessKey file (INI, [default] access_key_id/access_key_secret, mode 0600; default: ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET from the environment, else $ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials)",
       credentialsFile,
     )
-    .option("--receiver-bundle-url <url>", "--provider alibaba: where intermediate instances download hoist.mjs (default $HOIST_BUNDLE_URL)", url("--receiver-bundle-url", "Config.InvalidReceiverBundleUrl"))
+    .option("--receiver-bundle-url <url>", "--provider alibaba: where intermediate instances download hoist.mjs (default $HOIST_BUNDLE_URL)", httpUrl("--receiver-bundle-url", "Config.InvalidReceiverBundleUrl"))
     .option("--receiver-ports <control,data>", "--provider alibaba: receiver ports on intermediate instances, opened in their security group (default 8080,8703)", receiverPorts)
-    .addOption(new Option("--endpoint-override <url>", "send every Alibaba Cloud API call to this http(s)://host[:port] (a test double or a proxy)").argParser(url("--endpoint-override", "Config.InvalidEndpointOverride")).hideHelp());
+    .addOption(new Option("--endpoint-override <url>", "send every Alibaba Cloud API call to this http(s)://host[:port] (a test double or a proxy)").argParser(httpUrl("--endpoint-override", "Config.InvalidEndpointOverride", { base: true })).hideHelp());
 }
 
 /** The region of jobs that name none. */
@@ -92,7 +79,8 @@ export function serverProvider(flags: ServerProviderFlags, logger: Logger & { ad
   }
   const region = defaultRegion(flags);
   if (region === "local") throw new HoistError("Config.InvalidRegion", "--region local is the local provider's; Alibaba Cloud jobs need a region id such as cn-hangzhou", { fix: "Pass --region cn-hangzhou (or another Alibaba Cloud region), or leave it out." });
-  const bundleUrl = flags.receiverBundleUrl ?? process.env["HOIST_BUNDLE_URL"];
+  const envBundleUrl = process.env["HOIST_BUNDLE_URL"];
+  const bundleUrl = flags.receiverBundleUrl ?? (envBundleUrl ? httpUrl("HOIST_BUNDLE_URL", "Config.InvalidReceiverBundleUrl")(envBundleUrl) : undefined);
   if (!bundleUrl) {
     throw new HoistError("Config.NoReceiverBundle", "--provider alibaba needs a URL the intermediate instances download hoist.mjs from", {
       fix: "Put apps/hoist/dist/hoist.mjs where instances can fetch it (an OSS object with a signed URL, a web server) and pass --receiver-bundle-url or set HOIST_BUNDLE_URL.",

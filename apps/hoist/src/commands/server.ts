@@ -32,7 +32,7 @@ export function registerServerCommand(program: Command): void {
     .option("--port <port>", "HTTP(S) port (0 picks a free one)", portNumber("--port", { allowZero: true }), 8080)
     .option("--listen <address>", "address to listen on", hostValue("--listen", "Config.InvalidListenAddress"), "0.0.0.0")
     .option("--data-dir <dir>", "folder of the embedded database (ignored when DATABASE_URL is set)", pathValue("--data-dir", { code: "Config.InvalidDataDir" }), "/var/lib/hoist/server")
-    .option("--public-url <url>", "URL sources reach this server at, used in install commands (default: the address the caller used)", httpUrl("--public-url"))
+    .option("--public-url <url>", "URL sources reach this server at, used in install commands (default: the address the caller used)", httpUrl("--public-url", "Config.InvalidUrl", { base: true }))
     .option("--tls-cert <file>", "PEM certificate: serve HTTPS instead of plain HTTP (needs --tls-key)", pathValue("--tls-cert", { exists: "file", code: "Config.InvalidTlsFile" }))
     .option("--tls-key <file>", "PEM private key for --tls-cert", pathValue("--tls-key", { exists: "file", code: "Config.InvalidTlsFile" }))
     .option("--heartbeat-seconds <n>", "how often agents heartbeat (1–3600)", wholeNumber("--heartbeat-seconds", 1, 3600), 30)
@@ -65,7 +65,8 @@ database (pg-boss), so replicas sharing a PostgreSQL share the work; a replica t
 leaves a lease that runs out after 30 s, and another replica goes on (a server restarted on the
 embedded database takes its jobs up at once). A step a run finished is never done again.
 
-Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one process per folder; with
+Database: embedded PostgreSQL (PGlite) in <data-dir>/pgdata, one server per folder (a second is
+refused with Database.InUse; the folder of a server that was killed is taken over); with
 DATABASE_URL=postgres://user:pass@host/db a PostgreSQL server instead, which several replicas
 can share. Migrations run at start under an advisory lock.
 

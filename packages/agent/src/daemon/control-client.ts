@@ -25,6 +25,8 @@ export class ControlPlaneClient {
       throw new HoistError("Config.InvalidServerUrl", `"${opts.server}" is not a URL`, { fix: "Pass --server http(s)://host:port of hoist server." });
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new HoistError("Config.InvalidServerUrl", `--server must be http:// or https:// (got ${url.protocol})`, { fix: "Pass --server http(s)://host:port." });
+    // Requests authenticate with a bearer token; fetch refuses a URL with credentials, and a message would show them.
+    if (url.username !== "" || url.password !== "") throw new HoistError("Config.InvalidServerUrl", "--server must not carry a user name or password", { fix: "Pass --server http(s)://host:port, without user:password@." });
     this.server = opts.server.replace(/\/+$/, "");
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;

@@ -4,11 +4,10 @@
 // beside the heartbeats and are stopped (their copies killed) before the
 // agent exits. A restarted agent reuses its stored credential; network
 // failures are retried, while a revoked credential (source deleted) stops it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { collectInventory } from "@hoist/images";
 import { type HeartbeatRequest, type HeartbeatResponse, HoistError, isHoistError, type RegisterAgentResponse, type SourceInventory } from "@hoist/protocol";
-import { type Logger, pidAlive } from "@hoist/runtime";
+import { claimPidFile, type Logger, pidAlive, pidFileHolder } from "@hoist/runtime";
 import { ControlPlaneClient } from "./control-client";
 import { type AgentCredential, ensureStateDir, forgetCredential, loadCredential, saveCredential } from "./credential";
 import { sleep } from "./sleep";
@@ -37,12 +36,6 @@ export interface AgentDaemonOptions {
 const pidPath = (stateDir: string): string => join(stateDir, "agent.pid");
 
 
-function runningPid(stateDir: string): number | null {
-  const path = pidPath(stateDir);
-  if (!existsSync(path)) return null;
-  const pid = Number(readFileSync(path, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) ? pid : null;
-}
 
 async function inventoryFor(sourceRoot: string, log: Logger): Promise<{ inventory: SourceInventory; inventoryError?: { code: string; message: string } }> {
   try {
@@ -58,11 +51,10 @@ async function inventoryFor(sourceRoot: string, log: Logger): Promise<{ inventor
 export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
   const { logger: log } = opts;
   ensureStateDir(opts.stateDir);
-  const other = runningPid(opts.stateDir);
-  if (other) {
-    throw new HoistError("Agent.AlreadyRunning", `hoist agent already runs with this state folder (pid ${other})`, { fix: `Stop it first with hoist agent --abort --state-dir ${opts.stateDir}.` });
+  const pidFile = claimPidFile(pidPath(opts.stateDir));
+  if (!pidFile.held) {
+    throw new HoistError("Agent.AlreadyRunning", `hoist agent already runs with this state folder (pid ${pidFile.holder})`, { fix: `Stop it first with hoist agent --abort --state-dir ${opts.stateDir}.` });
   }
-  writeFileSync(pidPath(opts.stateDir), `${process.pid}\n`, { mode: 0o600 });
   try {
     const server = opts.server.replace(/\/+$/, "");
     let cred: AgentCredential | null = loadCredential(opts.stateDir);
@@ -123,14 +115,13 @@ export async function runAgentDaemon(opts: AgentDaemonOptions): Promise<void> {
     }
     log.info("hoist agent stopped", { sourceId: cred.sourceId });
   } finally {
-    const path = pidPath(opts.stateDir);
-    if (existsSync(path) && readFileSync(path, "utf8").trim() === String(process.pid)) rmSync(path, { force: true });
+    pidFile.release();
   }
 }
 
 /** `hoist agent --abort`: stops the agent running with this state folder and waits for it to exit. */
 export async function abortAgentDaemon(stateDir: string, waitMs = 15_000): Promise<number> {
-  const pid = runningPid(stateDir);
+  const pid = pidFileHolder(pidPath(stateDir));
   if (!pid) throw new HoistError("Agent.NotRunning", `no hoist agent runs with state folder ${stateDir}`, { fix: "Pass the --state-dir the agent was started with." });
   process.kill(pid, "SIGTERM");
   const until = Date.now() + waitMs;

@@ -4,6 +4,7 @@
 // the bundled CLI leaves it in node_modules instead of inlining it.
 import { mkdirSync } from "node:fs";
 import { HoistError } from "@hoist/protocol";
+import { claimPidFile } from "@hoist/runtime";
 import type { Database, Queryable, Row } from "./database";
 
 interface PgliteLike {
@@ -26,10 +27,21 @@ export async function openPglite(dataDir?: string): Promise<Database> {
       cause: e,
     });
   }
+  // PGlite does not lock its folder, and two processes writing one would corrupt it.
+  const lock = dataDir ? claimPidFile(`${dataDir.replace(/\/+$/, "")}.lock`) : undefined;
+  if (lock && !lock.held) {
+    throw new HoistError("Database.InUse", `the embedded database in ${dataDir} is in use by another process (pid ${lock.holder})`, {
+      fix: "Stop the hoist server that uses it, or give this one another --data-dir; several replicas share a PostgreSQL server through DATABASE_URL.",
+    });
+  }
+  const release = (): void => {
+    if (lock?.held) lock.release();
+  };
   const pg = new PGlite(dataDir);
   try {
     await pg.waitReady;
   } catch (e) {
+    release();
     throw new HoistError("Database.Unavailable", `the embedded database in ${dataDir ?? "memory"} could not be opened: ${e instanceof Error ? e.message : String(e)}`, {
       fix: "Check that the data folder is writable and that no other hoist server uses it (PGlite allows one process per folder).",
       cause: e,
@@ -54,6 +66,6 @@ export async function openPglite(dataDir?: string): Promise<Database> {
         }),
       );
     },
-    close: () => pg.close(),
+    close: () => pg.close().finally(release),
   };
 }

@@ -1,6 +1,7 @@
 // A PostgreSQL server through node-postgres: what several `hoist server`
 // replicas share. A pool of connections; a transaction pins one of them.
 import { HoistError } from "@hoist/protocol";
+import { maskUrlPassword } from "@hoist/runtime";
 import pg from "pg";
 import type { Database, Queryable, Row } from "./database";
 
@@ -54,8 +55,26 @@ export async function openPostgres(connectionString: string, opts: { max?: numbe
   };
 }
 
-/** DATABASE_URL when set, else the embedded database in the data folder. */
+/**
+ * DATABASE_URL when set, else undefined (the embedded database). It must be a
+ * postgres:// or postgresql:// URL with a host (or a socket folder in ?host=);
+ * anything else is refused before a connection is tried, without showing its password.
+ */
 export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const url = env["DATABASE_URL"];
-  return url && url.trim() !== "" ? url.trim() : undefined;
+  const url = env["DATABASE_URL"]?.trim();
+  if (!url) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  const scheme = parsed?.protocol;
+  if (!parsed || (scheme !== "postgres:" && scheme !== "postgresql:") || (parsed.hostname === "" && !parsed.searchParams.get("host")) || /[\u0000-\u001f\u007f]/.test(url)) {
+    const shown = maskUrlPassword(url);
+    throw new HoistError("Config.InvalidDatabaseUrl", `DATABASE_URL must be a postgres:// URL with a host (got ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)})`, {
+      fix: "Set DATABASE_URL=postgres://user:password@host:port/database, or unset it for the embedded database.",
+    });
+  }
+  return url;
 }
