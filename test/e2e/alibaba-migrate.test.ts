@@ -8,13 +8,13 @@
 // then goes onto an existing instance (seed 003): its disks get the copy, the
 // migration test boots it, and --test-only rolls it back to its snapshots and
 // puts the destination's own user data back (the receiver's key and token leave it).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
+import { writableDebianSource } from "../helpers/debian-fixture";
 import { createAlibabaProvider, parseUserData } from "@hoist/providers";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -66,9 +66,7 @@ const flags = (dir = workdir) => [
 
 beforeAll(async () => {
   process.env["HOIST_BIN"] = HOIST;
-  const fixture = await debianFixture();
-  for (const d of ["upper", "ovl", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
+  await writableDebianSource(base);
   mkdirSync(join(source, "mnt", "disk1"), { recursive: true });
   writeFileSync(join(source, "mnt", "disk1", "hello.txt"), "data disk one\n");
   for (const [dir, image] of [

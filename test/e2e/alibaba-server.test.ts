@@ -16,8 +16,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
-import { HOIST, type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { writableDebianSource } from "../helpers/debian-fixture";
+import { HOIST, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
 const source = join(base, "source");
@@ -65,9 +65,7 @@ const serverEnv = { HOIST_ALIBABA_POLL_MS: "200", ALIBABA_CLOUD_ACCESS_KEY_ID: "
 
 beforeAll(async () => {
   process.env["HOIST_BIN"] = HOIST;
-  const fixture = await debianFixture();
-  for (const d of ["upper", "ovl", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
+  await writableDebianSource(base);
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "shanghai\n");
   writeFileSync(credentials, `[default]\naccess_key_id = ${AK}\naccess_key_secret = ${SECRET}\n`, { mode: 0o600 });
@@ -76,7 +74,7 @@ beforeAll(async () => {
   apiKey = server.apiKey as string;
   const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
   agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/, 120_000))?.[1] as string;
+  sourceId = await importedSourceId(agent);
 }, 20 * 60_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { join, resolve } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianFixture } from "../helpers/debian-fixture";
+import { debianFixture, writableDebianSource } from "../helpers/debian-fixture";
 import { compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -108,8 +108,7 @@ beforeAll(async () => {
   const fixture = await debianFixture();
   expect(existsSync(join(fixture, "etc/lvm/lvm.conf"))).toBe(true);
   // A writable view of the cached Debian root, so this run adds its own data disk without copying 800 MB.
-  for (const d of ["upper", "ovl", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "ovl")}`, source]);
+  await writableDebianSource(base);
   const dir = join(source, "mnt", "disk1");
   mkdirSync(join(dir, "nested"), { recursive: true });
   writeFileSync(join(dir, "hello-lvm.txt"), "data on a logical volume\n");

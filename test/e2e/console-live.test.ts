@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
+import { writableDebianSource } from "../helpers/debian-fixture";
 import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -40,9 +40,7 @@ const sourceRow = (page: Page) => page.locator("tr[data-source-id]");
 beforeAll(async () => {
   execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
   mkdirSync(SHOTS, { recursive: true });
-  const fixture = await debianFixture();
-  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  await writableDebianSource(base);
   server = await startHoistServer(
     ["--data-dir", join(base, "server"), "--no-jobs", "--max-event-streams", "1", "--heartbeat-seconds", "1", "--offline-after-seconds", "3"],
     { HOIST_API_KEY: API_KEY },

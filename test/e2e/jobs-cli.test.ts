@@ -15,8 +15,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
-import { hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { writableDebianSource } from "../helpers/debian-fixture";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 let env: NodeJS.ProcessEnv;
 
@@ -176,7 +176,7 @@ describe("hoist jobs and hoist images against hoist server", () => {
     const { code } = await json<{ code: string }>(["codes", "create", "--uses", "1", "--validity-days", "1"]);
     const agent = spawnHoist(["agent", "--server", server?.url as string, "--source-root", root, "--activation-code", code, "--state-dir", join(base, `agent-${name}`), "--name", name]);
     agents.push(agent);
-    return /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/, 120_000))?.[1] as string;
+    return await importedSourceId(agent);
   }
 
   beforeAll(async () => {
@@ -190,10 +190,7 @@ describe("hoist jobs and hoist images against hoist server", () => {
     writeFileSync(join(tree, "usr/lib/grub/i386-pc/normal.mod"), "not a real module\n");
     writeFileSync(join(tree, "srv/data"), Buffer.alloc(8 * 2 ** 20, 7));
     // The Debian fixture, through an overlay so the cached tree stays untouched.
-    const fixture = await debianFixture();
-    const source = join(base, "debian");
-    for (const d of ["upper", "work", "debian"]) mkdirSync(join(base, d), { recursive: true });
-    execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+    const source = await writableDebianSource(base, "debian");
 
     // One "hour" of a job's Frequency lasts 60 s here, so a periodic job waits a minute between runs.
     server = await startHoistServer(["--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--hour-seconds", "60"], {

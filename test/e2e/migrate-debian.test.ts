@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { join, resolve } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianFixture } from "../helpers/debian-fixture";
+import { writableDebianSource } from "../helpers/debian-fixture";
 import { compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -27,10 +27,8 @@ function hoist(args: string[]): { status: number | null; stdout: string; stderr:
 }
 
 beforeAll(async () => {
-  const fixture = await debianFixture();
   // A writable view of the cached Debian root, so each run adds its own data disks without copying 800 MB.
-  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  await writableDebianSource(base);
   for (const disk of ["disk1", "disk2"]) {
     const dir = join(source, "mnt", disk);
     mkdirSync(join(dir, "nested", "deeper"), { recursive: true });

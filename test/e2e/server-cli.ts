@@ -66,6 +66,12 @@ export async function startHoistServer(args: string[], env: NodeJS.ProcessEnv = 
   return Object.assign(s, { url: ready.url, apiKey: keyLine?.slice("Admin API key (shown once): ".length) });
 }
 
+/** Waits for `hoist agent`'s "Import Source Server [s-…] Successfully!" line and returns the source id in it. */
+export async function importedSourceId(agent: Spawned, ms = 120_000): Promise<string> {
+  const line = await agent.waitFor(/^Import Source Server \[s-[0-9a-z]+\] Successfully!$/, ms);
+  return /\[(s-[0-9a-z]+)\]/.exec(line)?.[1] as string;
+}
+
 export async function stop(s: Spawned | undefined, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
   s.child.kill(signal);

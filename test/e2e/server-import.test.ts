@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 interface Listed {
   total: number;
@@ -136,7 +136,7 @@ describe("hoist server with hoist agent", () => {
   it("deleting a source stops its agent", async () => {
     const code = await createCode(1);
     const doomed = agent(["--activation-code", code.code, "--state-dir", join(work, "agent-4"), "--name", "doomed"]);
-    const id = /\[(s-[0-9a-z]+)\]/.exec(await doomed.waitFor(/Successfully!/))?.[1] as string;
+    const id = await importedSourceId(doomed);
     const rm = await hoist(["sources", "rm", id], env);
     expect(rm.code, rm.stderr).toBe(0);
     expect(await doomed.exited).toBe(1);

@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
-import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { writableDebianSource } from "../helpers/debian-fixture";
+import { importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-jobs-");
 const home = join(base, "home");
@@ -60,9 +60,7 @@ const instances = (): string[] => (existsSync(join(home, "instances")) ? readdir
 
 beforeAll(async () => {
   execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
-  const fixture = await debianFixture();
-  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  await writableDebianSource(base);
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "1\n");
 
@@ -70,7 +68,7 @@ beforeAll(async () => {
   apiKey = server.apiKey as string;
   const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
   agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/, 120_000))?.[1] as string;
+  sourceId = await importedSourceId(agent);
 }, 20 * 60_000);
 
 afterAll(async () => {

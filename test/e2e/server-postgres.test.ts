@@ -9,7 +9,7 @@ import pg from "pg";
 import { MIGRATIONS } from "../../packages/server/src/db/migrations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
 let work: string;
 let postgres: TestPostgres;
@@ -59,7 +59,7 @@ describe("two hoist server replicas on one PostgreSQL", () => {
     writeFileSync(join(root, "etc/os-release"), 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n');
     const code = JSON.parse((await hoist(["codes", "create", "--uses", "1", "--json", "--server", a.url, "--api-key", key])).stdout) as { code: string };
     agent = spawnHoist(["agent", "--activation-code", code.code, "--server", a.url, "--source-root", root, "--state-dir", join(work, "agent")]);
-    const id = /\[(s-[0-9a-z]+)\]/.exec(await agent.waitFor(/Successfully!/))?.[1];
+    const id = await importedSourceId(agent);
     const onB = await hoist(["sources", "list", "--json", "--server", b.url, "--api-key", key]);
     expect(onB.code, onB.stderr).toBe(0);
     expect((JSON.parse(onB.stdout) as { sources: { sourceId: string; state: string }[] }).sources).toEqual([expect.objectContaining({ sourceId: id, state: "Available" })]);

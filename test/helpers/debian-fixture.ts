@@ -2,7 +2,7 @@
 // takes minutes and ~800 MB, so it is built once per recipe into a cache
 // outside the repository, under a lock (several test runs may want it at
 // once), into a temp folder that is renamed into place only when whole.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -112,4 +112,20 @@ export async function debianFixture(): Promise<string> {
     renameSync(tmp, root);
     return root;
   });
+}
+
+/**
+ * A writable view of the cached Debian root at `<base>/<name>`: an overlay
+ * whose changes go to `<base>/<name>.upper`, so a test adds its own data
+ * without copying 800 MB or touching the cache. releaseEverythingUnder(base)
+ * unmounts it.
+ */
+export async function writableDebianSource(base: string, name = "source"): Promise<string> {
+  const fixture = await debianFixture();
+  const source = join(base, name);
+  const upper = join(base, `${name}.upper`);
+  const work = join(base, `${name}.work`);
+  for (const d of [upper, work, source]) mkdirSync(d, { recursive: true });
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${upper},workdir=${work}`, source]);
+  return source;
 }
