@@ -8,12 +8,12 @@
 // with an image that booted; then look at and delete the image and the source.
 // Screenshots of each page go to test-output/screenshots.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
+import { writableDebianSource } from "../helpers/debian-fixture";
 import { serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -55,12 +55,11 @@ async function until(what: string, fn: () => Promise<boolean>, ms: number): Prom
 beforeAll(async () => {
   execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
   mkdirSync(SHOTS, { recursive: true });
-  const fixture = await debianFixture();
-  for (const d of ["upper", "work", "source"]) mkdirSync(join(base, d), { recursive: true });
   // The cached tree stays read-only under an overlay; the migration reads the merged view.
-  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${join(base, "upper")},workdir=${join(base, "work")}`, source]);
+  await writableDebianSource(base);
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "console\n");
+  writeFileSync(join(source, "srv/app/removed-during-copy"), "gone before the copy ends\n");
   server = await startHoistServer(
     ["--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--verify-timeout", "600"],
     { HOIST_HOME: home, HOIST_IMAGE_STORE: images, HOIST_API_KEY: API_KEY },
@@ -227,23 +226,31 @@ describe("the web console", () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(await progressOf(card)).toBe(paused);
 
-    // Modify: a bad value is refused in the dialog with the API's message, then the limit is lifted.
+    // Modify: a bad value is refused in the dialog with the API's message, then the limit is raised.
     await card.getByRole("button", { name: "Modify" }).click();
     const modify = page.getByRole("dialog", { name: /^Modify/ });
     await modify.getByLabel("Rate limit (Mbit/s)").fill("-1");
     await modify.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => modify.getByRole("alert").innerText()).toContain("RateLimit must be a whole number of Mbit/s from 0 to 100000 (got -1)");
-    await modify.getByLabel("Rate limit (Mbit/s)").fill("0");
+    await modify.getByLabel("Rate limit (Mbit/s)").fill("120");
     await modify.getByRole("button", { name: "Save" }).click();
     await modify.waitFor({ state: "detached" });
-    await until("the new rate limit to show", async () => (await card.innerText()).includes("rate unlimited"), 30_000);
+    await until("the new rate limit to show", async () => (await card.innerText()).includes("rate 120 Mbit/s"), 30_000);
 
     await card.getByRole("button", { name: "Resume" }).click();
     await until("the job to run again", async () => (await card.locator(".badge").first().innerText()) === "Running", 60_000);
+    // The source changes while the resumed copy runs: the finished job says what the copy could not hold still.
+    await until("the copy to move again", async () => (await progressOf(card)) > paused + 1, 3 * 60_000);
+    writeFileSync(join(source, "srv/app/added-during-copy"), "new while copying\n");
+    rmSync(join(source, "srv/app/removed-during-copy"));
     await until("the job to finish", async () => (await card.locator(".badge").first().innerText()) === "Finished", 12 * 60_000);
     expect(await progressOf(card)).toBe(100);
     const image = card.locator(".job-image");
     expect(await image.innerText()).toMatch(/web-console\s+booted\s+booted in \d+/);
+    const changes = card.locator(".job-changes");
+    expect(await changes.innerText()).toContain("during the copy of run 1: 1 appeared, 1 vanished; the next sync brings them over");
+    await changes.getByText("Paths", { exact: true }).click();
+    expect((await changes.locator("li").allInnerTexts()).sort()).toEqual(["appeared /srv/app/added-during-copy", "vanished /srv/app/removed-during-copy"]);
     await shot("11-job-finished");
   }, 25 * 60_000);
 

@@ -2,7 +2,7 @@
 // bar, speed and time remaining, its stage, its error with code and fix, and
 // the actions its Status allows (start, pause, modify, retry, cancel, delete);
 // a finished job shows its image and whether it booted.
-import { JOB_LIMITS, type ReplicationJob, checkModifyJob } from "@hoist/protocol";
+import { JOB_LIMITS, type ReplicationJob, checkModifyJob, sourceChangesSummary } from "@hoist/protocol";
 import { ApiError, api } from "../api";
 import { confirmAction, fill, h, openDialog, uid } from "../dom";
 import { bytes, duration, speed, when } from "../format";
@@ -105,6 +105,46 @@ function progress(j: ReplicationJob): HTMLElement {
   );
 }
 
+/** What changed on the source while the last copy ran, with the paths the job names behind a disclosure. */
+function sourceChanges(j: ReplicationJob): HTMLElement | null {
+  const c = j.ChangedDuringCopy;
+  if (!c) return null;
+  const summary = sourceChangesSummary({ appeared: c.Appeared, vanished: c.Vanished, changed: c.Changed });
+  const paths = c.Disks.flatMap((d) => d.Paths.map((p) => ({ ...p, disk: d.Disk })));
+  const named = c.Appeared + c.Vanished + c.Changed;
+  return h(
+    "div",
+    { class: "job-changes" },
+    h("dt", {}, "Source changes"),
+    h(
+      "dd",
+      {},
+      named === 0 ? `none during the copy of run ${c.Run}` : `during the copy of run ${c.Run}: ${summary}; the next sync brings them over`,
+      paths.length
+        ? h(
+            "details",
+            {},
+            h("summary", {}, paths.length < named ? `The first ${paths.length} paths` : "Paths"),
+            h(
+              "ul",
+              { class: "changes" },
+              paths.map((p) =>
+                h(
+                  "li",
+                  {},
+                  `${p.Change} `,
+                  h("code", {}, `${p.Path}${p.Dir ? "/" : ""}`),
+                  p.BytesBefore !== null && p.BytesAfter !== null && p.BytesBefore !== p.BytesAfter ? ` (${bytes(p.BytesBefore)} → ${bytes(p.BytesAfter)})` : "",
+                  c.Disks.length > 1 ? ` on ${p.disk}` : "",
+                ),
+              ),
+            ),
+          )
+        : null,
+    ),
+  );
+}
+
 function jobCard(j: ReplicationJob, live: LiveData, sourceName: string | undefined): HTMLElement {
   const key = (a: string) => `${a}:${j.JobId}`;
   const button = (label: string, cls: string, enabled: boolean, onclick: (b: HTMLButtonElement) => void) => {
@@ -153,6 +193,7 @@ function jobCard(j: ReplicationJob, live: LiveData, sourceName: string | undefin
       h("div", {}, h("dt", {}, "Time remaining"), h("dd", { class: "eta" }, t && j.Status === "Running" && j.BusinessStatus === "Syncing" ? duration(t.TimeRemainingSeconds) : "—")),
       h("div", {}, h("dt", {}, "Stage"), h("dd", { class: "stage" }, stageOf(j))),
       j.TargetType === "TargetInstance" && j.InstanceId ? h("div", { class: "job-destination" }, h("dt", {}, "Destination"), h("dd", {}, `ECS instance ${j.InstanceId}`)) : null,
+      sourceChanges(j),
       h("div", {}, h("dt", {}, "Settings"), h("dd", {}, `rate ${j.RateLimit ? `${j.RateLimit} Mbit/s` : "unlimited"} · compression ${j.CompressLevel} · checksum ${j.Checksum ? "on" : "off"}`)),
       latest
         ? h(
