@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { HoistError } from "@hoist/protocol";
 
@@ -75,4 +76,15 @@ export function claimPidFile(path: string): PidFileClaim {
     rmSync(path, { force: true });
   }
   throw new HoistError("Process.PidFileContended", `${path} kept changing while this process tried to take it`, { fix: "Check that only one copy of this command starts at a time, then start it again.", retryable: true });
+}
+
+/**
+ * Sets this process's core file size limit to 0, soft and hard, so that a
+ * crash never writes its memory (API keys, tokens, TLS keys) to disk; the
+ * processes it starts inherit the limit. Node has no setrlimit, so util-linux's
+ * prlimit does it; where that is missing the limit stays as it was (false).
+ */
+export function forbidCoreDumps(): boolean {
+  const r = spawnSync("prlimit", [`--pid=${process.pid}`, "--core=0:0"], { stdio: "ignore", timeout: 5000 });
+  return r.status === 0;
 }
