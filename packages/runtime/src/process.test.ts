@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { maskUrlPassword } from "./logger";
-import { claimPidFile, pidFileHolder } from "./process";
+import { claimPidFile, forbidCoreDumps, pidFileHolder } from "./process";
 
 const dir = mkdtempSync(join(tmpdir(), "hoist-pidfile-"));
 const file = join(dir, "x.pid");
@@ -98,5 +98,16 @@ describe("maskUrlPassword", () => {
     expect(maskUrlPassword("http://user@example.com:8080/a:b@c")).toBe("http://user@example.com:8080/a:b@c");
     expect(maskUrlPassword("http://example.com:8080/path?a=b:c@d")).toBe("http://example.com:8080/path?a=b:c@d");
     expect(maskUrlPassword("not a url")).toBe("not a url");
+  });
+});
+
+describe("forbidCoreDumps", () => {
+  it("has prlimit set this process's core file limit to 0, soft and hard", () => {
+    // Lowering a limit needs no privilege, so this runs anywhere; children inherit it (the kernel's rule).
+    expect(forbidCoreDumps()).toBe(true);
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max core file size"));
+    expect(line?.trim().split(/\s+/).slice(4, 6)).toEqual(["0", "0"]);
   });
 });
