@@ -95,7 +95,8 @@ export function httpUrl(flag: string, code = "Config.InvalidUrl", opts: { base?:
     if (url.username !== "" || url.password !== "") {
       throw new HoistError(code, `${flag} must not carry a user name or password (got ${shownUrl(value)})`, { fix: `Pass ${flag} as https://host:port, without user:password@.` });
     }
-    if (opts.base && (url.search !== "" || url.hash !== "" || value.includes("?") || value.includes("#"))) {
+    // A bare "?" or "#" leaves url.search and url.hash empty, so the text itself is what is checked.
+    if (opts.base && /[?#]/.test(value)) {
       throw new HoistError(code, `${flag} must not have a query or fragment: API paths are added to it (got ${shownUrl(value)})`, { fix: `Pass ${flag} like https://host:port.` });
     }
     return value;
