@@ -24,7 +24,6 @@ interface Item {
 
 let work: string;
 beforeAll(() => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   work = mkdtempSync(join(tmpdir(), "hoist-e2e-check-"));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -26,8 +26,6 @@ const HOIST = join(ROOT, "apps/hoist/bin/hoist");
 let base: string;
 beforeAll(() => {
   base = mkdtempSync(join(tmpdir(), "hoist-e2e-config-"));
-  const build = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" });
-  expect(build.status, build.stderr).toBe(0);
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 

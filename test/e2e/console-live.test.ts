@@ -4,7 +4,6 @@
 // without a reload; when the first tab closes, the second takes the stream.
 // Also the empty states of the jobs and images pages. Screenshots go to
 // test-output/screenshots.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -38,7 +37,6 @@ const linkState = (page: Page) => page.locator(".link-state").innerText();
 const sourceRow = (page: Page) => page.locator("tr[data-source-id]");
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
   mkdirSync(SHOTS, { recursive: true });
   await writableDebianSource(base);
   server = await startHoistServer(

@@ -7,7 +7,6 @@
 // the copy move, pause and resume it with a new rate limit, and see it finish
 // with an image that booted; then look at and delete the image and the source.
 // Screenshots of each page go to test-output/screenshots.
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
@@ -53,7 +52,6 @@ async function until(what: string, fn: () => Promise<boolean>, ms: number): Prom
 }
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
   mkdirSync(SHOTS, { recursive: true });
   // The cached tree stays read-only under an overlay; the migration reads the merged view.
   await writableDebianSource(base);

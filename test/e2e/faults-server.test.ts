@@ -14,19 +14,19 @@
 // files on a data disk; images are not booted (VerifyImage false).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite } from "../../packages/server/src/db/pglite";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
 import { seededRandom } from "../helpers/fault-trials";
+import { smallLinuxRoot } from "../helpers/small-linux";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
-const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);
-const KILLS = 20;
+// A fixed seed and a few kills in the suite; bench/soak.sh --server-kills N runs more (HOIST_SERVER_KILLS).
+const seed = Number(process.env.HOIST_FAULT_SEED ?? 20_261_206);
+const KILLS = Number(process.env.HOIST_SERVER_KILLS ?? 6);
 /** The data disk's folder on the source. */
 const DATA = "srv/data";
 const base = mkdtempSync("/var/tmp/hoist-faults-server-");
@@ -74,53 +74,9 @@ async function createJob(sourceId: string, imageName: string, rateLimit: number)
   return r.body.JobId;
 }
 
-/** A newc cpio archive (what an initramfs is) of these files, each with mode 0644. */
-function newcArchive(files: { name: string; data: Buffer }[]): Buffer {
-  const parts: Buffer[] = [];
-  const pad = () => {
-    const len = parts.reduce((n, b) => n + b.length, 0);
-    if (len % 4) parts.push(Buffer.alloc(4 - (len % 4)));
-  };
-  const entry = (name: string, data: Buffer, mode: number, ino: number) => {
-    const fields = [ino, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, Buffer.byteLength(name) + 1, 0];
-    parts.push(Buffer.from(`070701${fields.map((f) => f.toString(16).padStart(8, "0")).join("")}${name}\0`, "latin1"));
-    pad();
-    parts.push(data);
-    pad();
-  };
-  for (const [i, f] of files.entries()) entry(f.name, f.data, 0o100644, i + 1);
-  entry("TRAILER!!!", Buffer.alloc(0), 0, 0);
-  return Buffer.concat(parts);
-}
-
-/**
- * A small Linux root: the fixture's /etc, kernel, virtio drivers, GRUB's BIOS modules and
- * grub-mkimage with its libraries, the merged-/usr links, an initramfs carrying the virtio drivers
- * (so the conversion keeps it), and the fidelity tree plus random files in the data disk's folder.
- */
-function buildSource(root: string, fixture: string): void {
-  mkdirSync(root);
-  for (const link of ["bin", "lib", "lib64", "sbin"]) symlinkSync(`usr/${link}`, join(root, link));
-  const copy = (path: string) => {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    sh("cp", ["-a", join(fixture, path), join(root, path)]);
-  };
-  const kernel = (readdirSync(join(fixture, "boot")).find((f) => f.startsWith("vmlinuz-")) ?? "vmlinuz-").slice("vmlinuz-".length);
-  const virtio = ["block/virtio_blk.ko", "net/virtio_net.ko", "scsi/virtio_scsi.ko"].map((m) => `usr/lib/modules/${kernel}/kernel/drivers/${m}`);
-  for (const p of ["etc", `boot/vmlinuz-${kernel}`, `boot/config-${kernel}`, "usr/lib/os-release", "usr/lib/grub/i386-pc", "usr/bin/grub-mkimage", "usr/sbin/update-initramfs", ...virtio]) copy(p);
-  writeFileSync(join(root, `boot/initrd.img-${kernel}`), gzipSync(newcArchive(virtio.map((m) => ({ name: m, data: readFileSync(join(root, m)) })))));
-  const libs = sh("chroot", [fixture, "ldd", "/usr/bin/grub-mkimage"])
-    .split("\n")
-    .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
-    .filter((p): p is string => Boolean(p));
-  for (const lib of [...libs, "/usr/lib64/ld-linux-x86-64.so.2"]) {
-    const to = join(root, lib.replace(/^\/lib/, "/usr/lib"));
-    mkdirSync(dirname(to), { recursive: true });
-    if (!existsSync(to)) cpSync(realpathSync(join(fixture, lib)), to);
-  }
-  mkdirSync(join(root, "lost+found"), { mode: 0o700 });
-  // The folders a live root mounts its pseudo-filesystems on (the conversion's chroot mounts them too).
-  for (const dir of ["dev", "proc", "sys", "run"]) mkdirSync(join(root, dir), { mode: 0o755 });
+/** A small Linux root (enough to convert) with the fidelity tree plus random files in the data disk's folder. */
+async function buildSource(root: string): Promise<void> {
+  await smallLinuxRoot(root);
   const data = join(root, DATA);
   mkdirSync(data, { recursive: true });
   buildFidelityTree(data);
@@ -135,7 +91,6 @@ function buildSource(root: string, fixture: string): void {
     mkdirSync(join(data, `blobs/${i % 2}`), { recursive: true });
     writeFileSync(join(data, `blobs/${i % 2}/blob-${i}.bin`), randomBytes(2 ** 20 + i * 4099));
   }
-  chmodSync(root, 0o755);
 }
 
 async function importSource(root: string): Promise<{ root: string; id: string; agent: Spawned }> {
@@ -267,9 +222,7 @@ const instances = (): string[] => (existsSync(join(home, "instances")) ? readdir
 
 beforeAll(async () => {
   console.log(`faults-server seed ${seed} (HOIST_FAULT_SEED=${seed} replays it)`);
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
-  const fixture = await debianFixture();
-  for (let i = 0; i < 2; i++) buildSource(join(base, `source-${i}`), fixture);
+  for (let i = 0; i < 2; i++) await buildSource(join(base, `source-${i}`));
   await startServer();
   sources.push(...(await Promise.all([0, 1].map((i) => importSource(join(base, `source-${i}`))))));
 }, 10 * 60_000);

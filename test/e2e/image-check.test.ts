@@ -127,7 +127,6 @@ describe("hoist image check", () => {
   });
 
   it("does the same through `hoist image`: list, check exit codes, export and rm", () => {
-    execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
     const hoist = (...args: string[]) => spawnSync(HOIST, [...args, "--image-store", store], { encoding: "utf8" });
 
     const list = hoist("image", "list", "--json");

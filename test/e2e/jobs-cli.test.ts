@@ -9,7 +9,6 @@
 // (a source tree without a kernel) to a non-zero exit with the job's
 // ErrorCode, and follows a periodic job on the Debian fixture through its
 // first run to Waiting, after which `images list` shows the image.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -34,7 +33,6 @@ function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   env = { HOIST_SERVER: `http://127.0.0.1:${await closedPort()}`, HOIST_API_KEY: "hk_e2e-jobs-cli-not-a-real-key" };
 }, 300_000);
 

@@ -2,7 +2,6 @@
 // that is not a PostgreSQL URL is refused before any connection, without
 // showing its password; an embedded database folder serves one server at a
 // time, and is taken over with its data after that server was SIGKILLed.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,6 @@ let work: string;
 const servers: StartedServer[] = [];
 
 beforeAll(() => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   work = mkdtempSync(join(tmpdir(), "hoist-e2e-server-db-"));
 }, 300_000);
 

@@ -2,7 +2,6 @@
 // (embedded database in a temp folder), create an activation code, import a
 // source with `hoist agent`, watch it in `hoist sources list`, lose it when
 // the agent dies, and see used-up codes refused.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,7 +38,6 @@ function agent(args: string[]): Spawned {
 }
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   work = mkdtempSync(join(tmpdir(), "hoist-e2e-server-"));
   root = join(work, "source");
   mkdirSync(join(root, "etc"), { recursive: true });

@@ -49,7 +49,6 @@ async function replica(i: number): Promise<StartedServer> {
 }
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   pg = await startPostgres();
   env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: images };
   const fixture = await debianFixture();

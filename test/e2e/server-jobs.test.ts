@@ -59,7 +59,6 @@ function readFromImage(image: string, path: string): string {
 const instances = (): string[] => (existsSync(join(home, "instances")) ? readdirSync(join(home, "instances")) : []);
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   await writableDebianSource(base);
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "1\n");

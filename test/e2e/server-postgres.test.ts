@@ -1,7 +1,6 @@
 // Two `hoist server` replicas started at the same moment on one real
 // PostgreSQL (DATABASE_URL): the schema is migrated once, one admin key is
 // created, and a source imported through one replica is seen by the other.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +16,6 @@ const servers: StartedServer[] = [];
 let agent: Spawned | undefined;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   work = mkdtempSync(join(tmpdir(), "hoist-e2e-server-pg-"));
   postgres = await startPostgres();
 }, 300_000);

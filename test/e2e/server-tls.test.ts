@@ -13,7 +13,6 @@ let agent: Spawned | undefined;
 let cert: string;
 
 beforeAll(async () => {
-  execFileSync("npm", ["run", "build"], { cwd: join(import.meta.dirname, "../.."), stdio: "ignore" });
   work = mkdtempSync(join(tmpdir(), "hoist-e2e-server-tls-"));
   cert = join(work, "cert.pem");
   const key = join(work, "key.pem");
