@@ -10,7 +10,7 @@ import { checkImage, collectInventory, createDiskBackend, createImage, exportIma
 import type { ConversionReport, SourceInventory, TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianFixture } from "../helpers/debian-fixture";
+import { smallLinuxRoot } from "../helpers/small-linux";
 
 const HOIST = join(import.meta.dirname, "../../apps/hoist/bin/hoist");
 
@@ -25,7 +25,8 @@ describe("hoist image check", () => {
   beforeAll(async () => {
     mkdirSync(join(work, "src/data"), { recursive: true });
     writeFileSync(join(work, "src/data/file.txt"), "data\n");
-    const root = await debianFixture();
+    // A small root converts like the whole Debian tree and keeps the four exports of the image small.
+    const root = await smallLinuxRoot(join(work, "root"));
     inventory = await collectInventory(root, { bootMode: "bios", skipInitramfs: true });
     plan = makePlan(inventory, { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 1, srcPath: "/srv/data", usedBytes: 4096 }] });
     const job = { jobDir, plan };
