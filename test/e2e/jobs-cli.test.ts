@@ -7,14 +7,15 @@
 // reaches the job as its PascalCase field, the server's own refusals come
 // through with their codes, `watch` follows a job that fails in conversion
 // (a source tree without a kernel) to a non-zero exit with the job's
-// ErrorCode, and follows a periodic job on the Debian fixture through its
+// ErrorCode, and follows a periodic job on a small Linux root through its
 // first run to Waiting, after which `images list` shows the image.
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { writableDebianSource } from "../helpers/debian-fixture";
+import { smallLinuxRoot } from "../helpers/small-linux";
 import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 let env: NodeJS.ProcessEnv;
@@ -187,8 +188,10 @@ describe("hoist jobs and hoist images against hoist server", () => {
     writeFileSync(join(tree, "etc/hostname"), "bare-1\n");
     writeFileSync(join(tree, "usr/lib/grub/i386-pc/normal.mod"), "not a real module\n");
     writeFileSync(join(tree, "srv/data"), Buffer.alloc(8 * 2 ** 20, 7));
-    // The Debian fixture, through an overlay so the cached tree stays untouched.
-    const source = await writableDebianSource(base, "debian");
+    // A small root that converts like the Debian fixture, with enough data that the rate-limited copy shows progress for a few seconds.
+    const source = await smallLinuxRoot(join(base, "debian"));
+    mkdirSync(join(source, "srv"));
+    writeFileSync(join(source, "srv/blob.bin"), randomBytes(32 * 2 ** 20));
 
     // One "hour" of a job's Frequency lasts 60 s here, so a periodic job waits a minute between runs.
     server = await startHoistServer(["--data-dir", join(base, "server"), "--heartbeat-seconds", "1", "--offline-after-seconds", "60", "--hour-seconds", "60"], {
@@ -309,7 +312,7 @@ describe("hoist jobs and hoist images against hoist server", () => {
   }, 25 * 60_000);
 
   it("watch follows a periodic job through its first run and exits 0 when it waits for the next; images list shows the image", async () => {
-    const created = await json<Job>(["jobs", "create", "--source", debian, "--image-name", "deb", "--boot-mode", "bios", "--frequency", "1", "--keep", "1", "--no-verify"]);
+    const created = await json<Job>(["jobs", "create", "--source", debian, "--image-name", "deb", "--boot-mode", "bios", "--frequency", "1", "--keep", "1", "--rate-limit", "40", "--no-verify"]);
     const id = created.JobId;
     const watched = await hoist(["jobs", "watch", id, "--timeout", "1200"], api);
     expect(watched.code, watched.stderr).toBe(0);
