@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleRunner } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { bootGuest, type Guest, type GuestRun, kernelOf, rootImage } from "../helpers/qemu-guest";
+import { bootGuest, debianGuestRoot, type Guest, type GuestRun, kernelOf } from "../helpers/qemu-guest";
 import { type ReceiverProcess, startReceiverProcess } from "../helpers/receiver";
 import { compareTrees } from "../helpers/tree";
 
@@ -186,7 +186,7 @@ try {
   };
   const { kernel, initrd } = kernelOf(fixture);
   const rootFile = join(base, "root.raw");
-  rootImage(rootFile, fixture, 3 * 2 ** 30, join(base, "root-mnt"), (mnt) => {
+  await debianGuestRoot(rootFile, 3, join(base, "root-mnt"), (mnt) => {
     const dir = join(mnt, "hoist-lvm");
     mkdirSync(dir);
     copyFileSync(process.execPath, join(dir, "node"));

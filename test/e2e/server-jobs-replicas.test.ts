@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres } from "../../packages/server/src/db/postgres";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { debianFixture } from "../helpers/debian-fixture";
+import { debianExt4Image } from "../helpers/debian-fixture";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
 
@@ -51,16 +51,12 @@ async function replica(i: number): Promise<StartedServer> {
 beforeAll(async () => {
   pg = await startPostgres();
   env = { DATABASE_URL: pg.url, HOIST_HOME: home, HOIST_IMAGE_STORE: images };
-  const fixture = await debianFixture();
   // /: an ext4 partition of its own (a loop device) holding the Debian tree, mounted and in use while it is copied.
-  const rootImage = join(base, "root.img");
-  sh("truncate", ["-s", String(3 * 2 ** 30), rootImage]);
-  sh("mkfs.ext4", ["-q", "-F", rootImage]);
+  const rootImage = await debianExt4Image(join(base, "root.img"), 3);
   const rootDev = sh("losetup", ["--find", "--show", rootImage]).trim();
   rootUuid = sh("blkid", ["-p", "-o", "value", "-s", "UUID", rootDev]).trim();
   mkdirSync(source, { recursive: true });
   sh("mount", [rootDev, source]);
-  sh("cp", ["-a", `${fixture}/.`, source]);
   writeFileSync(join(source, "etc/hostname"), "replicated\n");
   writeFileSync(join(source, "etc/hoist-block-root"), marker);
   // /mnt/disk1: its own xfs partition (a loop device), mounted and in use while it is copied.

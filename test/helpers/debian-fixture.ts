@@ -129,3 +129,36 @@ export async function writableDebianSource(base: string, name = "source"): Promi
   execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${fixture},upperdir=${upper},workdir=${work}`, source]);
   return source;
 }
+
+/**
+ * A copy at `file` of an ext4 filesystem image (no partition table, sparse, `gib` GiB) holding the
+ * Debian fixture, with a new UUID (and `label`, if given). The filled image is made once per recipe
+ * and size beside the cached tree, so a test that needs the tree as a partition of its own copies
+ * about 800 MB of allocated blocks instead of writing 30,000 files into a new filesystem.
+ */
+export async function debianExt4Image(file: string, gib: number, label?: string): Promise<string> {
+  const fixture = await debianFixture();
+  const cached = join(fixtureDir(), `root-ext4-${gib}g.img`);
+  if (!existsSync(cached)) {
+    await withLock(join(fixtureDir(), ".lock"), async () => {
+      if (existsSync(cached)) return;
+      const tmp = `${cached}.build-${process.pid}`;
+      const mnt = `${tmp}.mnt`;
+      rmSync(tmp, { force: true });
+      execFileSync("truncate", ["-s", `${gib}G`, tmp]);
+      execFileSync("mkfs.ext4", ["-q", "-F", tmp]);
+      mkdirSync(mnt, { recursive: true });
+      execFileSync("mount", ["-o", "loop", tmp, mnt]);
+      try {
+        execFileSync("cp", ["-a", `${fixture}/.`, mnt]);
+      } finally {
+        execFileSync("umount", [mnt]);
+        rmSync(mnt, { recursive: true, force: true });
+      }
+      renameSync(tmp, cached);
+    });
+  }
+  execFileSync("cp", ["--sparse=always", cached, file]);
+  execFileSync("tune2fs", ["-U", "random", ...(label ? ["-L", label] : []), file], { stdio: "ignore" });
+  return file;
+}

@@ -4,8 +4,9 @@
 // killed when it powers off, when the console says it is done, or at a
 // deadline, whichever comes first.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { debianExt4Image } from "./debian-fixture";
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
@@ -21,19 +22,16 @@ export function kernelOf(root: string): { kernel: string; initrd: string } {
 }
 
 /**
- * An ext4 filesystem image (no partition table) holding a copy of `root`, with `edit` run on the
- * mounted copy before it is closed. The image is a sparse file of `bytes`.
+ * An ext4 filesystem image (no partition table, labelled guest-root) holding the Debian fixture, with
+ * `edit` run on the mounted copy before it is closed. The image is a sparse file of `gib` GiB.
  */
-export function rootImage(file: string, root: string, bytes: number, mountDir: string, edit: (mnt: string) => void): void {
-  writeFileSync(file, "");
-  sh("truncate", ["-s", String(bytes), file]);
-  sh("mkfs.ext4", ["-q", "-F", "-L", "guest-root", file]);
+export async function debianGuestRoot(file: string, gib: number, mountDir: string, edit: (mnt: string) => void): Promise<void> {
+  await debianExt4Image(file, gib, "guest-root");
   const dev = sh("losetup", ["--find", "--show", file]).trim();
   try {
     mkdirSync(mountDir, { recursive: true });
     sh("mount", [dev, mountDir]);
     try {
-      execFileSync("sh", ["-c", 'tar -C "$1" --numeric-owner --xattrs --acls -cf - . | tar -C "$2" --numeric-owner --xattrs --acls -xpf -', "sh", root, mountDir], { stdio: ["ignore", "ignore", "pipe"] });
       edit(mountDir);
     } finally {
       sh("umount", [mountDir]);
