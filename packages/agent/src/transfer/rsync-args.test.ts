@@ -20,8 +20,14 @@ describe("rsync argv", () => {
     const args = buildRsyncArgs({ ...base, bandwidthKBps: 512.7, checksum: true, compression: 10 });
     expect(args).toContain("--bwlimit=512");
     expect(args).toContain("-c");
-    expect(args).toEqual(expect.arrayContaining(["-z", "--zc=zstd", "--zl=19"]));
-    expect(zstdLevel(1)).toBe(1);
+    expect(args).toEqual(expect.arrayContaining(["-z", "--zc=zstd", "--zl=6"]));
+    // The levels climb with the setting, on zstd's fast end; the default 7 is zstd 1.
+    const levels = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(zstdLevel);
+    expect(levels).toEqual([...levels].sort((a, b) => a - b));
+    expect(new Set(levels).size).toBe(10);
+    expect(zstdLevel(7)).toBe(1);
+    expect(zstdLevel(1)).toBeLessThan(0);
+    expect(Math.max(...levels)).toBeLessThanOrEqual(6);
   });
 
   it("leaves --delete out of the folder pass and refuses bad modules and levels", () => {

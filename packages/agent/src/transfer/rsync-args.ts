@@ -34,9 +34,17 @@ export function rshString(argv: readonly string[]): string {
     .join(" ");
 }
 
-/** rsync's --zl: level 1–10 maps onto zstd's useful range 1–19. */
+/**
+ * rsync's --zl for each compression level 1–10 (index = level). Compression pays only while the
+ * link is slower than compressing, so the levels sit on zstd's fast end: 1–6 are its negative
+ * ("fast") levels, the default 7 is zstd 1 (hundreds of MB/s on one core), and 10 stops at zstd 6.
+ * zstd 13 and up, where the old mapping put the default, compress at ~10 MB/s a core and throttle
+ * every link faster than 80 Mbit/s.
+ */
+const ZSTD_LEVELS = [0, -7, -5, -4, -3, -2, -1, 1, 2, 3, 6] as const;
+
 export function zstdLevel(compression: number): number {
-  return Math.max(1, Math.min(19, Math.round(1 + ((compression - 1) * 18) / 9)));
+  return ZSTD_LEVELS[Math.max(1, Math.min(10, Math.round(compression)))] ?? 1;
 }
 
 export function buildRsyncArgs(o: RsyncArgsOptions): string[] {
