@@ -16,7 +16,7 @@ mkdirSync(join(root, "test-output"), { recursive: true });
 function runLane(lane) {
   const started = Date.now();
   const args = ["vitest", "run", "--project", lane, "--passWithNoTests", "--reporter=default", "--reporter=json", `--outputFile.json=test-output/${lane}.json`, ...process.argv.slice(2)];
-  const child = spawn("npx", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+  const child = spawn("npx", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } });
   const tag = `[${lane}] `;
   for (const stream of [child.stdout, child.stderr]) {
     let rest = "";
