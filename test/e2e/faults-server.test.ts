@@ -80,7 +80,7 @@ async function buildSource(root: string): Promise<void> {
   const data = join(root, DATA);
   mkdirSync(data, { recursive: true });
   buildFidelityTree(data);
-  // The fidelity tree's 1 GiB sparse file would cross a rate-limited link as 1 GiB of zeros: a smaller one keeps the holes.
+  // The fidelity tree's 64 MiB sparse file would cross a rate-limited link as 64 MiB of zeros: a smaller one keeps the holes.
   rmSync(join(data, "var/sparse.img"));
   const fd = openSync(join(data, "var/sparse.img"), "w");
   writeSync(fd, Buffer.from("start"), 0, 5, 0);
