@@ -112,13 +112,13 @@ describe("hoist migrate after SIGKILL", () => {
   const workdir = join(base, "big-work");
 
   beforeAll(() => {
-    // ~1 GB in large files plus a few thousand small ones, so kills land mid-copy.
+    // ~320 MB in large files plus a few thousand small ones, so kills land mid-copy.
     mkdirSync(join(src, "large"), { recursive: true });
     for (let i = 0; i < 5; i++) {
       const chunk = randomBytes(8 * 2 ** 20);
       const fd = join(src, "large", `blob-${i}.bin`);
       writeFileSync(fd, Buffer.alloc(0));
-      for (let j = 0; j < 25; j++) writeFileSync(fd, chunk, { flag: "a" });
+      for (let j = 0; j < 8; j++) writeFileSync(fd, chunk, { flag: "a" });
     }
     for (let d = 0; d < 20; d++) {
       mkdirSync(join(src, "small", `d${d}`), { recursive: true });
@@ -167,7 +167,7 @@ describe("hoist migrate after SIGKILL", () => {
     // Change the source so there is something to copy again.
     rmSync(join(src, "large"), { recursive: true });
     mkdirSync(join(src, "large2"), { recursive: true });
-    for (let i = 0; i < 4; i++) writeFileSync(join(src, "large2", `b${i}.bin`), randomBytes(64 * 2 ** 20));
+    for (let i = 0; i < 4; i++) writeFileSync(join(src, "large2", `b${i}.bin`), randomBytes(32 * 2 ** 20));
     const progressFile = join(base, "big-progress-2");
     const startAgent = () => {
       const agent = spawn(HOIST, ["migrate", "--noenterkey", "--workdir", workdir, "--source-root", src, "--copy-only", "--compression", "0", "--bandwidthlimit", "20000", "--progressfile", progressFile], {
