@@ -3,7 +3,7 @@
 // numbered migrations, API keys, activation codes and source servers.
 // Replication jobs and their queue build on these tables in later migrations.
 export type { Database, Queryable, Row } from "./db/database";
-export { openPglite } from "./db/pglite";
+export { dumpPgliteTemplate, openPglite } from "./db/pglite";
 export { databaseUrlFromEnv, openPostgres } from "./db/postgres";
 export { migrate, MIGRATION_LOCK_KEY, type MigrateResult } from "./db/migrate";
 export { MIGRATIONS, type Migration } from "./db/migrations";

@@ -1,5 +1,5 @@
-import { openPglite } from "./pglite";
+import { freshPglite } from "../../../../test/helpers/pglite";
 import { runDbTests } from "./db-suite";
 
 // In memory: one PGlite is one connection, so a "second replica" is the same handle.
-runDbTests({ name: "embedded PGlite", newDb: () => openPglite(), sameDb: async (db) => ({ ...db, close: async () => {} }) });
+runDbTests({ name: "embedded PGlite", newDb: freshPglite, sameDb: async (db) => ({ ...db, close: async () => {} }) });

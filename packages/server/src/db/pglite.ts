@@ -8,6 +8,7 @@ import { claimPidFile } from "@hoist/runtime";
 import type { Database, Queryable, Row } from "./database";
 
 interface PgliteLike {
+  dumpDataDir(compression?: "none" | "gzip" | "auto"): Promise<Blob>;
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
   exec(sql: string): Promise<{ rows: Row[] }[]>;
   transaction<T>(fn: (tx: { query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }> }) => Promise<T>): Promise<T>;
@@ -15,10 +16,18 @@ interface PgliteLike {
   waitReady: Promise<void>;
 }
 
+export interface PgliteOptions {
+  /**
+   * A data folder dumped by `dumpPgliteTemplate` to start from instead of running initdb (which
+   * takes seconds under WebAssembly); for throwaway in-memory databases.
+   */
+  template?: Blob;
+}
+
 /** Opens PGlite in `dataDir` (created 0700), or in memory when `dataDir` is undefined. */
-export async function openPglite(dataDir?: string): Promise<Database> {
+export async function openPglite(dataDir?: string, opts: PgliteOptions = {}): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  let PGlite: new (dataDir?: string) => PgliteLike;
+  let PGlite: new (dataDir?: string, options?: { loadDataDir?: Blob }) => PgliteLike;
   try {
     ({ PGlite } = (await import("@electric-sql/pglite")) as unknown as { PGlite: typeof PGlite });
   } catch (e) {
@@ -37,7 +46,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   const release = (): void => {
     if (lock?.held) lock.release();
   };
-  const pg = new PGlite(dataDir);
+  const pg = new PGlite(dataDir, opts.template ? { loadDataDir: opts.template } : undefined);
   try {
     await pg.waitReady;
   } catch (e) {
@@ -68,4 +77,16 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     },
     close: () => pg.close().finally(release),
   };
+}
+
+/** A fresh, empty in-memory database's data folder as a tarball, for `openPglite(undefined, { template })`. */
+export async function dumpPgliteTemplate(): Promise<Blob> {
+  const { PGlite } = (await import("@electric-sql/pglite")) as unknown as { PGlite: new () => PgliteLike };
+  const pg = new PGlite();
+  try {
+    await pg.waitReady;
+    return await pg.dumpDataDir("none");
+  } finally {
+    await pg.close();
+  }
 }

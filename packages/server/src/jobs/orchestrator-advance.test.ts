@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createLocalProvider } from "@hoist/providers";
 import { silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPglite } from "../db/pglite";
+import { freshPglite } from "../../../../test/helpers/pglite";
 import { type Harness, startHarness } from "./job-api-harness";
 import { Orchestrator } from "./orchestrator";
 import { finishRelease } from "./release";
@@ -18,7 +18,7 @@ let h: Harness;
 
 // Opening PGlite and starting two replicas takes longer than a hook's default 10 s when the whole suite shares 2 cores.
 beforeAll(async () => {
-  h = await startHarness({ name: "embedded PGlite", newDb: () => openPglite(), sameDb: async (db) => ({ ...db, close: async () => {} }) });
+  h = await startHarness({ name: "embedded PGlite", newDb: freshPglite, sameDb: async (db) => ({ ...db, close: async () => {} }) });
 }, 120_000);
 
 afterAll(async () => {
