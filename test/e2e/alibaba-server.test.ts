@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { HOIST, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { HOIST, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
 const source = join(base, "source");

@@ -23,7 +23,7 @@ import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { seededRandom } from "../helpers/fault-trials";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
-import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);
 const KILLS = 20;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { buildIfStale } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-secrets-");
 const home = join(base, "home");

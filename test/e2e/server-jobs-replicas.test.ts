@@ -17,7 +17,7 @@ import { openPostgres } from "../../packages/server/src/db/postgres";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-replicas-");
 const home = join(base, "home");

@@ -9,7 +9,7 @@ import pg from "pg";
 import { MIGRATIONS } from "../../packages/server/src/db/migrations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 let work: string;
 let postgres: TestPostgres;
