@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createAlibabaProvider, createLocalProvider } from "@hoist/providers";
-import { providerConformance } from "../../packages/providers/src/conformance";
+import { providerConformance } from "@hoist/providers/testing";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 
