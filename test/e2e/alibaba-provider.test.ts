@@ -10,6 +10,7 @@ import { createAlibabaProvider, type AlibabaProviderOptions, INTERMEDIATE_INSTAN
 import { createControlClient } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { debianInventory } from "../helpers/inventory";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const AK = "LTAI5tHoistContractFake";
@@ -50,8 +51,7 @@ const plan = (dataGiB: number[] = [], usedGiB = 1): TargetPlan => ({
   ],
 });
 
-const inventory = (arch = "x86_64", id = "debian") =>
-  ({ arch, os: { id, versionId: "12", prettyName: `${id} 12`, idLike: [] }, hostname: "web01" }) as unknown as SourceInventory;
+const inventory = (arch = "x86_64", id = "debian") => debianInventory({ arch, os: { id, versionId: "12", prettyName: `${id} 12`, idLike: [] }, hostname: "web01" });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {

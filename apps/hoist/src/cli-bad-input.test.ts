@@ -13,6 +13,7 @@ import { openPglite, type RunningServer, startServer } from "@hoist/server";
 import { silentLogger } from "@hoist/runtime";
 import type { Command, Option } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { createProgram, reportCliError, runCli } from "./program";
 
 const API_KEY = "hk_cli-bad-input-0123456789abcdefghijklmnop";
@@ -439,25 +440,14 @@ beforeAll(async () => {
     return (await res.json()) as Record<string, unknown>;
   };
   const code = await call("/v1/activation-codes", { uses: 1 });
-  const inventory = {
-    sourceRoot: "/",
+  const inventory = debianInventory({
     collectedAt: new Date().toISOString(),
     hostname: "bad-input",
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
-    canBoot: { bios: true, uefi: false },
     bootloader: { kind: "grub2", version: null },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
     mounts: [{ mountPoint: "/", device: "/dev/vda1", fs: "ext4", sizeBytes: 50 * 2 ** 30, usedBytes: 2 ** 30 }],
     systemDiskBytes: 50 * 2 ** 30,
     usedBytes: 2 ** 30,
-    paths: [],
-    lvm: false,
-    selinux: "absent",
-  };
+  });
   const reg = await call("/v1/agents/register", { activationCode: code["code"], name: "bad-input", inventory }, null);
   sourceId = reg["sourceId"] as string;
   const job = await call("/v1/jobs", { SourceId: sourceId, ExecutionMethod: "CreateOnly", DataDisks: [{ Index: 1, SourcePath: "/data" }] });

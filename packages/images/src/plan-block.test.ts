@@ -1,28 +1,18 @@
-import type { SourceInventory } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { makePlan } from "./plan";
 
 const GiB = 1024 ** 3;
 
-const inventory: SourceInventory = {
-  sourceRoot: "/",
+const inventory = debianInventory({
   collectedAt: "2024-01-01T00:00:00.000Z",
   hostname: "db1",
-  arch: "x86_64",
-  os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-  bootMode: "bios",
   canBoot: { bios: true, uefi: true },
-  bootloader: { kind: "grub2", version: "2.06" },
-  kernels: [],
-  network: "ifupdown",
-  disks: [],
-  mounts: [],
   systemDiskBytes: 30 * GiB,
   usedBytes: 25 * GiB,
   paths: [{ path: "/data", usedBytes: 1 * GiB }],
   lvm: true,
-  selinux: "absent",
-};
+});
 
 const code = (f: () => unknown): string | undefined => {
   try {

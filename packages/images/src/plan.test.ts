@@ -1,29 +1,20 @@
 import type { SourceInventory } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { makePlan } from "./plan";
 
 const GiB = 1024 ** 3;
 
 function inventory(usedGiB: number, diskGiB = 60): SourceInventory {
-  return {
+  return debianInventory({
     sourceRoot: "/src",
     collectedAt: "2024-01-01T00:00:00.000Z",
     hostname: "web1",
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
     canBoot: { bios: true, uefi: true },
-    bootloader: { kind: "grub2", version: "2.06" },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
-    mounts: [],
     systemDiskBytes: diskGiB * GiB,
     usedBytes: Math.round(usedGiB * GiB),
     paths: [{ path: "/data", usedBytes: 5 * GiB }],
-    lvm: false,
-    selinux: "absent",
-  };
+  });
 }
 
 const code = (f: () => unknown): string | undefined => {

@@ -4,6 +4,7 @@
 // second connection to the same one (a second replica).
 import { type SourceInventory, isHoistError } from "@hoist/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { debianInventory } from "../../../../test/helpers/inventory";
 import { createActivationCode, listActivationCodes, redeemActivationCode } from "../store/activation-codes";
 import { ensureAdminKey, findApiKey } from "../store/api-keys";
 import { deleteSource, getSource, listSources, markOfflineSources, recordHeartbeat, registerSource, setSourceState } from "../store/sources";
@@ -19,25 +20,7 @@ export interface DbSuiteOptions {
 }
 
 export function inventoryFixture(hostname = "web-1"): SourceInventory {
-  return {
-    sourceRoot: "/",
-    collectedAt: new Date().toISOString(),
-    hostname,
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
-    canBoot: { bios: true, uefi: false },
-    bootloader: { kind: "grub2", version: null },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
-    mounts: [],
-    systemDiskBytes: 10 * 2 ** 30,
-    usedBytes: 2 * 2 ** 30,
-    paths: [],
-    lvm: false,
-    selinux: "absent",
-  };
+  return debianInventory({ collectedAt: new Date().toISOString(), hostname, bootloader: { kind: "grub2", version: null } });
 }
 
 async function codeOf(fn: () => Promise<unknown>): Promise<string> {
