@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { HOIST, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
+import { HOIST, type Job, killAll, serverApi, type Spawned, type StartedServer, startHoistServer, startServerWithSource, stop, until } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
 const source = join(base, "source");
@@ -70,16 +70,11 @@ beforeAll(async () => {
   writeFileSync(join(source, "srv/app/version"), "shanghai\n");
   writeFileSync(credentials, `[default]\naccess_key_id = ${AK}\naccess_key_secret = ${SECRET}\n`, { mode: 0o600 });
   fake = await startAlibabaContractFake({ dir: cloud, accessKeyId: AK, accessKeySecret: SECRET });
-  server = await startHoistServer(serverArgs(), serverEnv);
-  apiKey = server.apiKey as string;
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = await importedSourceId(agent);
+  ({ server, apiKey, agent, sourceId } = await startServerWithSource(serverArgs(), serverEnv, source, join(base, "agent")));
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
+  await killAll(agent, server);
   await fake?.close();
   releaseEverythingUnder(base, cloud);
 });

@@ -23,7 +23,7 @@ import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
 import { seededRandom } from "../helpers/fault-trials";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
-import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
+import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);
 const KILLS = 20;
@@ -139,9 +139,7 @@ function buildSource(root: string, fixture: string): void {
 }
 
 async function importSource(root: string): Promise<{ root: string; id: string; agent: Spawned }> {
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  expect(code.status, JSON.stringify(code.body)).toBe(201);
-  const agent = spawnHoist(["agent", "--server", server?.url as string, "--source-root", root, "--activation-code", code.body.code, "--state-dir", `${root}.agent`]);
+  const { agent } = await startAgent(api, server?.url as string, root, `${root}.agent`);
   const id = await importedSourceId(agent);
   return { root, id, agent };
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
+import { type Job, killAll, serverApi, type Spawned, type StartedServer, startHoistServer, startServerWithSource, stop, until } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-jobs-");
 const home = join(base, "home");
@@ -64,16 +64,11 @@ beforeAll(async () => {
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "1\n");
 
-  server = await startHoistServer(serverArgs(), providerEnv);
-  apiKey = server.apiKey as string;
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = await importedSourceId(agent);
+  ({ server, apiKey, agent, sourceId } = await startServerWithSource(serverArgs(), providerEnv, source, join(base, "agent")));
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
+  await killAll(agent, server);
   releaseEverythingUnder(base, home);
 });
 
