@@ -6,13 +6,12 @@
 // content type) with a code the document lists for the route and a message
 // naming what was wrong, and the database is exactly as it was. A route, a
 // body property or a query parameter added without a bound fails here.
-import { silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
 import type { Database } from "./db/database";
 import { inventoryFixture } from "./db/db-suite";
-import { openPglite } from "./db/pglite";
 import type { JobWork } from "./jobs/work";
-import { type RunningServer, startServer } from "./server";
+import type { RunningServer } from "./server";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Schema {
@@ -339,19 +338,7 @@ function urlOf(path: string, fixture: Fixture, query = ""): string {
 }
 
 beforeAll(async () => {
-  db = await openPglite();
-  server = await startServer({
-    db,
-    logger: silentLogger,
-    port: 0,
-    listen: "127.0.0.1",
-    version: "test",
-    apiKey: API_KEY,
-    heartbeatSeconds: 3600,
-    offlineAfterSeconds: 86_400,
-    work,
-    throttle: { baseDelayMs: 0, maxDelayMs: 0 },
-  });
+  ({ db, server } = await startInProcessServer({ apiKey: API_KEY, heartbeatSeconds: 3600, offlineAfterSeconds: 86_400, work, throttle: { baseDelayMs: 0, maxDelayMs: 0 } }));
   doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as OpenApi;
   const code = await send({ method: "POST", path: "/v1/activation-codes", body: JSON.stringify({ uses: 10 }) });
   ids.code = code.body["code"] as string;
