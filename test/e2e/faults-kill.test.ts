@@ -4,7 +4,8 @@
 // equal to the source. The seed is printed; HOIST_FAULT_SEED replays a run.
 import { mkdtempSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, runTrial, seededRandom, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
+import { type Bench, runTrial, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
+import { seededRandom } from "../helpers/random";
 
 const TRIALS = 20;
 const seed = Number(process.env.HOIST_FAULT_SEED ?? Date.now() % 1_000_000);

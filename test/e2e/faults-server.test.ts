@@ -21,7 +21,7 @@ import { openPglite } from "@hoist/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { seededRandom } from "../helpers/fault-trials";
+import { seededRandom } from "../helpers/random";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
