@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { FakeAlibabaAccount, RECEIVER_BUNDLE_URL } from "../helpers/alibaba-fake-account";
 import { writableDebianSource } from "../helpers/debian-fixture";
+import { writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { createAlibabaProvider, parseUserData } from "@hoist/providers";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -67,11 +69,7 @@ beforeAll(async () => {
     [join(base, "work-instance"), "web01-onto-instance"],
     [join(base, "work-big-user-data"), "web01-big-user-data"],
   ] as const) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, "user_config.json"),
-      JSON.stringify({ access_id: account.accessKeyId, secret_key: account.accessKeySecret, region_id: "cn-hangzhou", image_name: image, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-    );
+    writeUserConfig(dir, debianUserConfig(image, { access_id: account.accessKeyId, secret_key: account.accessKeySecret, region_id: "cn-hangzhou" }));
   }
   fake = await account.start({ outOfStock: ["ecs.g7.large"] });
 }, 20 * 60_000);

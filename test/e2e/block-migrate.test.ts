@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianFixture } from "../helpers/debian-fixture";
-import { localMigration } from "../helpers/local-migration";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
 const MiB = 2 ** 20;
@@ -26,10 +27,7 @@ let rootDevice = "";
 let rootUuid = "";
 
 function writeConfig(extra: Record<string, unknown> = {}): void {
-  writeFileSync(
-    join(workdir, "user_config.json"),
-    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra }),
-  );
+  writeUserConfig(workdir, debianUserConfig(IMAGE, extra));
 }
 
 beforeAll(async () => {

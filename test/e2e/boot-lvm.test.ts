@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianFixture, writableDebianSource } from "../helpers/debian-fixture";
-import { localMigration } from "../helpers/local-migration";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { compareTrees } from "../helpers/tree";
 
 const { base, env, hoist } = localMigration("hoist-boot-lvm-");
@@ -106,13 +107,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, "nested"), { recursive: true });
   writeFileSync(join(dir, "hello-lvm.txt"), "data on a logical volume\n");
   writeFileSync(join(dir, "nested", "random.bin"), randomBytes(2 * 2 ** 20));
-  for (const dir of [workdir, refusedWorkdir]) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, "user_config.json"),
-      JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-    );
-  }
+  for (const dir of [workdir, refusedWorkdir]) writeUserConfig(dir, debianUserConfig(IMAGE));
 }, 20 * 60_000);
 
 afterAll(() => {

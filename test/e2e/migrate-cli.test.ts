@@ -10,16 +10,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { type HoistRun, localMigration } from "../helpers/local-migration";
+import { type HoistRun, localMigration, writeUserConfig } from "../helpers/local-migration";
 import { HOIST } from "../helpers/server-cli";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
+import { debianUserConfig } from "../helpers/user-config";
 
 const { base, env, hoist } = localMigration("hoist-migrate-cli-");
 
 function writeConfig(workdir: string, imageName: string, extra: Record<string, unknown> = {}): void {
-  mkdirSync(workdir, { recursive: true });
-  const config = { access_id: "", secret_key: "", region_id: "local", image_name: imageName, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra };
-  writeFileSync(join(workdir, "user_config.json"), JSON.stringify(config, null, 2));
+  writeUserConfig(workdir, debianUserConfig(imageName, extra), 2);
 }
 
 function migrate(args: string[]): HoistRun {

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { localMigration } from "../helpers/local-migration";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { compareTrees } from "../helpers/tree";
 
 const { base, env, hoist } = localMigration("hoist-migrate-debian-");
@@ -30,11 +31,7 @@ beforeAll(async () => {
     execFileSync("chown", ["-R", "1001:1002", join(dir, "nested")]);
     execFileSync("setfattr", ["-n", "user.origin", "-v", disk, join(dir, `hello-${disk}.txt`)]);
   }
-  mkdirSync(workdir, { recursive: true });
-  writeFileSync(
-    join(workdir, "user_config.json"),
-    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-  );
+  writeUserConfig(workdir, debianUserConfig(IMAGE));
 }, 20 * 60_000);
 
 afterAll(() => {

@@ -18,6 +18,7 @@ import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { buildIfStale } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { hoist, importedSourceId, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
+import { debianUserConfig } from "../helpers/user-config";
 
 const base = mkdtempSync("/var/tmp/hoist-secrets-");
 const home = join(base, "home");
@@ -280,7 +281,7 @@ describe("secrets of a real flow on hoist server", () => {
       cloud.inject("DescribeImages", "Forbidden.RAM", { times: 20, product: "ecs", message: "User not authorized to operate on the specified resource." });
       const workdir = join(base, "migrate");
       mkdirSync(workdir);
-      const config = { access_id: accessKeyId, secret_key: secretKey, region_id: cloud.region, image_name: "secrets-img", system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] };
+      const config = debianUserConfig("secrets-img", { access_id: accessKeyId, secret_key: secretKey, region_id: cloud.region });
       writeFileSync(join(workdir, "user_config.json"), JSON.stringify(config));
       const r = await hoist(["migrate", "--noenterkey", "--verbose", "--workdir", workdir, "--source-root", source, "--endpoint-override", cloud.endpoint], providerEnv);
       expect(r.code).toBe(1);

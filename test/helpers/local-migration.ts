@@ -3,7 +3,7 @@
 // sparse files), hoist's home and image store inside it, and hoist run to
 // completion with that environment.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HOIST } from "./server-cli";
 
@@ -33,4 +33,10 @@ export function localMigration(prefix: string): LocalMigration {
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
   };
+}
+
+/** Writes `config` as user_config.json in `dir` (made if missing): on one line, or indented by `space`. */
+export function writeUserConfig(dir: string, config: object, space?: number): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "user_config.json"), JSON.stringify(config, null, space));
 }

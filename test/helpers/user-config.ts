@@ -1,5 +1,6 @@
-// The user_config.json of the seed's Linux scenario (a CentOS 7.2 source with
-// two data disks), as the tests of the settings start from. Pure data, so the
+// user_config.json as the tests write it: the seed's Linux scenario (a CentOS
+// 7.2 source with two data disks) that the tests of the settings start from,
+// and the settings of a Debian source's migration. Pure data, so the
 // protocol's tests (which may not import Node.js) use it too.
 
 /** A fresh copy of the seed's Linux settings, for a test to change as it likes. */
@@ -18,4 +19,9 @@ export function seedLinuxUserConfig() {
     ],
     bandwidth_limit: 0,
   };
+}
+
+/** The settings of a migration of a Debian source to the image `imageName` in the local region (20 GiB system disk, no AccessKey), with `extra` in place of any of them. */
+export function debianUserConfig(imageName: string, extra: Record<string, unknown> = {}) {
+  return { access_id: "", secret_key: "", region_id: "local", image_name: imageName, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra };
 }
