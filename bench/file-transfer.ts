@@ -4,7 +4,6 @@
 // all in one run so the ratios compare like with like.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { makeHoistPlace, migrateArgs, migrateLogLines, parseJsonLines, releaseHoist, runHoist } from "./lib/hoist";
 import { Cleanup, capture, type MemoryPeak, sleep, timed, withCleanup } from "./lib/proc";
@@ -12,6 +11,7 @@ import { machine, mib, ratio, saveResults, secs, table } from "./lib/report";
 import { makeScratchFs } from "./lib/scratch";
 import { hoistPhases, type Phase } from "./lib/timeline";
 import { ensureTree, TREE_1M, TREE_100K } from "./lib/tree";
+import { freePort } from "../test/helpers/ports";
 
 // The entry is bundled into a temp folder before it runs, so the repository comes from the wrapper script.
 const repo = resolve(process.env["HOIST_REPO"] ?? ".");
@@ -53,18 +53,6 @@ async function warm(src: string): Promise<void> {
   const child = spawn("tar", ["-C", src, "-cf", "-", "."], { stdio: ["ignore", "pipe", "ignore"] });
   child.stdout.resume();
   await new Promise<void>((r) => child.once("close", () => r()));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function portOpen(port: number): Promise<boolean> {

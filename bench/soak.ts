@@ -2,7 +2,8 @@
 // given time, then a table of what was injected and how each trial ended.
 // Run it with bench/soak.sh [minutes] [seed] as root.
 import { mkdtempSync, rmSync } from "node:fs";
-import { type Bench, type FaultKind, runTrial, seededRandom, setUpBench, type TrialResult, tearDownBench } from "../test/helpers/fault-trials";
+import { type Bench, type FaultKind, runTrial, setUpBench, type TrialResult, tearDownBench } from "../test/helpers/fault-trials";
+import { seededRandom } from "../test/helpers/random";
 
 const minutes = Number(process.argv[2] ?? 20);
 const seed = Number(process.argv[3] ?? Date.now() % 1_000_000);

@@ -185,6 +185,17 @@ async function until(what: string, cond: () => boolean, timeoutMs: number, agent
   }
 }
 
+/** Runs an agent on `sourceRoot` until `cond` holds, then stops it (also when the wait fails); returns it for its log and state. */
+async function runAgentUntil(server: ControlPlaneStandIn, sourceRoot: string, what: string, cond: () => boolean, timeoutMs: number): Promise<RunningAgent> {
+  const agent = startAgent(server, sourceRoot);
+  try {
+    await until(what, cond, timeoutMs, agent);
+  } finally {
+    await agent.stop();
+  }
+  return agent;
+}
+
 /** rsync clients and tunnels started by this test process (the receiver's own processes are not counted). */
 function copyProcesses(): string[] {
   const parent = new Map<number, number>();
@@ -317,12 +328,7 @@ describe("hoist agent runs the tasks the control plane hands it", () => {
   it("reports an inventory, and an inventory error with its code and fix", async () => {
     const ok = stand.add({ taskId: "inv-1", jobId: "j-inv", kind: "inventory", paths: ["/data"], bootMode: "bios" });
     const refused = stand.add({ taskId: "inv-2", jobId: "j-inv2", kind: "inventory", paths: [], bootMode: "uefi" });
-    const agent = startAgent(stand, src);
-    try {
-      await until("both inventory results arrived", () => ok.result !== undefined && refused.result !== undefined, 60_000, agent);
-    } finally {
-      await agent.stop();
-    }
+    await runAgentUntil(stand, src, "both inventory results arrived", () => ok.result !== undefined && refused.result !== undefined, 60_000);
     expect(ok.result).toMatchObject({ ok: true, inventory: { bootMode: "bios", os: { id: "debian", versionId: "12" } } });
     const inventory = (ok.result as { inventory: { paths: { path: string; usedBytes: number }[] } }).inventory;
     // The folder is named as on the source, and measured there.
@@ -341,12 +347,7 @@ describe("hoist agent runs the tasks the control plane hands it", () => {
       { module: "disk1", sourcePath: "/data", excludes: [], usedBytes: duBytes(join(src, "data")) },
     ];
     const t = stand.add(transferTask(jobA, disksA, { streams: 2, bandwidthKBps: 0, compression: 0, checksum: false }));
-    const agent = startAgent(stand, src);
-    try {
-      await until("the copy's result arrived", () => t.result !== undefined, 300_000, agent);
-    } finally {
-      await agent.stop();
-    }
+    const agent = await runAgentUntil(stand, src, "the copy's result arrived", () => t.result !== undefined, 300_000);
     expect(t.result).toMatchObject({ ok: true, vanishedFiles: false });
     const total = (t.result as { bytesTotal: number }).bytesTotal;
     expect(systemDiffs(src, jobA)).toEqual([]);
@@ -377,12 +378,7 @@ describe("hoist agent runs the tasks the control plane hands it", () => {
     writeFileSync(join(src, "etc/motd"), "changed after the first copy\n");
     stand.refuseResults = 2;
     const t = stand.add(transferTask(jobA, disksA, { streams: 2, bandwidthKBps: 0, compression: 0, checksum: false }));
-    const agent = startAgent(stand, src);
-    try {
-      await until("the result was taken", () => t.result !== undefined, 120_000, agent);
-    } finally {
-      await agent.stop();
-    }
+    await runAgentUntil(stand, src, "the result was taken", () => t.result !== undefined, 120_000);
     expect(stand.callsTo("/result", t.task.taskId).map((c) => c.status)).toEqual([503, 503, 200]);
     expect(t.result).toMatchObject({ ok: true });
     expect(systemDiffs(src, jobA)).toEqual([]);

@@ -12,9 +12,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlibabaContractFake, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
-import { releaseEverythingUnder } from "../helpers/cleanup";
+import type { AlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { FakeAlibabaAccount, RECEIVER_BUNDLE_URL } from "../helpers/alibaba-fake-account";
 import { writableDebianSource } from "../helpers/debian-fixture";
+import { writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { createAlibabaProvider, parseUserData } from "@hoist/providers";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -23,9 +25,7 @@ const base = mkdtempSync("/var/tmp/hoist-alibaba-migrate-");
 const source = join(base, "source");
 const workdir = join(base, "work");
 const IMAGE = "web01-alibaba";
-const AK = "LTAI5tHoistMigrateFake";
-const SECRET = `migrate-secret-${Math.random().toString(36).slice(2)}`;
-const control = 20000 + Math.floor(Math.random() * 20000);
+const account = new FakeAlibabaAccount(base, "LTAI5tHoistMigrateFake", "migrate-secret");
 let fake: AlibabaContractFake;
 
 /** Runs hoist without blocking this process: the fake answers from the same event loop. */
@@ -56,12 +56,7 @@ const flags = (dir = workdir) => [
   source,
   "--datadisks",
   "1|20|/mnt/disk1",
-  "--endpoint-override",
-  fake.endpoint,
-  "--receiver-bundle-url",
-  "https://bundles.example.invalid/hoist.mjs",
-  "--receiver-ports",
-  `${control},${control + 1}`,
+  ...account.hoistFlags(),
 ];
 
 beforeAll(async () => {
@@ -74,18 +69,13 @@ beforeAll(async () => {
     [join(base, "work-instance"), "web01-onto-instance"],
     [join(base, "work-big-user-data"), "web01-big-user-data"],
   ] as const) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, "user_config.json"),
-      JSON.stringify({ access_id: AK, secret_key: SECRET, region_id: "cn-hangzhou", image_name: image, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-    );
+    writeUserConfig(dir, debianUserConfig(image, { access_id: account.accessKeyId, secret_key: account.accessKeySecret, region_id: "cn-hangzhou" }));
   }
-  fake = await startAlibabaContractFake({ dir: join(base, "cloud"), accessKeyId: AK, accessKeySecret: SECRET, outOfStock: ["ecs.g7.large"] });
+  fake = await account.start({ outOfStock: ["ecs.g7.large"] });
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await fake?.close();
-  releaseEverythingUnder(base, join(base, "cloud"));
+  await account.close();
 });
 
 describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
@@ -125,7 +115,7 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     for (const a of ["RunInstances", "CreateDisk", "AttachDisk", "CreateSnapshot", "CreateImage", "GetInstanceConsoleOutput", "TagResources", "DeleteInstance"]) expect(actions).toContain(a);
     expect(actions.indexOf("CreateSnapshot")).toBeLessThan(actions.indexOf("CreateImage"));
     // The secret never reaches the working folder (client_data, logs).
-    const grep = spawnSync("grep", ["-rl", SECRET, workdir, "--exclude=user_config.json"], { encoding: "utf8" });
+    const grep = spawnSync("grep", ["-rl", account.accessKeySecret, workdir, "--exclude=user_config.json"], { encoding: "utf8" });
     expect(grep.stdout).toBe("");
     expect(grep.status).toBe(1);
   });
@@ -190,7 +180,7 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     // (the migration test) to multi-user with the data disk written in place mounted.
     const actions = calls.map((c) => c.action);
     expect(actions).toContain("ReplaceSystemDisk");
-    const boot = readFileSync(join(base, "cloud", "instances", dest, "console.log"), "utf8");
+    const boot = readFileSync(join(account.cloud, "instances", dest, "console.log"), "utf8");
     expect(boot).toMatch(/HOIST-VERIFY mounts=.*,\/,.*\/mnt\/disk1/);
     const image = [...fake.images.values()].find((i) => i.name === "web01-onto-instance");
     expect(image?.tags).toContainEqual({ Key: "hoist:verification", Value: "booted" });
@@ -208,7 +198,7 @@ describe("hoist migrate into Alibaba Cloud (contract fake)", () => {
     // The destination's user data is exactly its own again: neither the receiver's admin token nor any private key is left in it.
     expect(receiverSecrets).toHaveLength(2);
     // Read as a user would: DescribeUserData through the SDK, signed with the user's key.
-    const api = createAlibabaProvider({ credentials: { accessKeyId: AK, accessKeySecret: SECRET, source: "test" }, regionId: "cn-hangzhou", endpointOverride: fake.endpoint, receiverBundleUrl: "https://bundles.example.invalid/hoist.mjs" }).api;
+    const api = createAlibabaProvider({ credentials: { accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret, source: "test" }, regionId: "cn-hangzhou", endpointOverride: fake.endpoint, receiverBundleUrl: RECEIVER_BUNDLE_URL }).api;
     const desc = await api.rpc("ecs", "DescribeUserData", { InstanceId: dest });
     expect(desc["UserData"]).toBe(ownUserData);
     const left = Buffer.from(String(desc["UserData"]), "base64").toString("utf8");

@@ -5,11 +5,13 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
+import type { HoistError, SourceInventory, TargetPlan } from "@hoist/protocol";
 import { createAlibabaProvider, type AlibabaProviderOptions, INTERMEDIATE_INSTANCE_NAME, receiverHealthy, TEMP_DISK_NAME } from "@hoist/providers";
 import { createControlClient } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { codeOfAsync } from "../helpers/errors";
+import { debianInventory } from "../helpers/inventory";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const AK = "LTAI5tHoistContractFake";
@@ -50,17 +52,7 @@ const plan = (dataGiB: number[] = [], usedGiB = 1): TargetPlan => ({
   ],
 });
 
-const inventory = (arch = "x86_64", id = "debian") =>
-  ({ arch, os: { id, versionId: "12", prettyName: `${id} 12`, idLike: [] }, hostname: "web01" }) as unknown as SourceInventory;
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return e instanceof HoistError ? e.code : `not a HoistError: ${String(e)}`;
-  }
-  return "no error";
-}
+const inventory = (arch = "x86_64", id = "debian") => debianInventory({ arch, os: { id, versionId: "12", prettyName: `${id} 12`, idLike: [] }, hostname: "web01" });
 
 beforeAll(async () => {
   process.env["HOIST_BIN"] = join(ROOT, "apps/hoist/bin/hoist");
@@ -132,7 +124,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect([...fake.disks.values()].filter((d) => d.region === "cn-shanghai")).toEqual([]);
     // A region that is not Alibaba Cloud's is refused before any call.
     const calls = fake.calls.length;
-    expect(await codeOf(p.createIntermediateInstance({ region: "local", label: "x", plan: plan(), inventory: inventory() }))).toBe("Alibaba.InvalidRegion");
+    expect(await codeOfAsync(p.createIntermediateInstance({ region: "local", label: "x", plan: plan(), inventory: inventory() }))).toBe("Alibaba.InvalidRegion");
     expect(fake.calls.length).toBe(calls);
     fake.vswitches.delete(own.vSwitchId);
     fake.vpcs.delete(own.vpcId);
@@ -161,12 +153,12 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
       expect(fake.instances.size, apiCode).toBe(0);
     }
     // The user's own instance type is used alone: out of stock is the end, with the fix.
-    expect(await codeOf(provider({ instanceType: "ecs.g7.large" }).createIntermediateInstance(req))).toBe("Alibaba.OutOfStock");
+    expect(await codeOfAsync(provider({ instanceType: "ecs.g7.large" }).createIntermediateInstance(req))).toBe("Alibaba.OutOfStock");
     // With every type of the ordered list out of stock, the user is told to pick a zone or type.
-    expect(await codeOf(provider({ instanceTypes: ["ecs.g7.large"] }).createIntermediateInstance(req))).toBe("Alibaba.NoInstanceTypeInStock");
+    expect(await codeOfAsync(provider({ instanceTypes: ["ecs.g7.large"] }).createIntermediateInstance(req))).toBe("Alibaba.NoInstanceTypeInStock");
     // A wrong secret never gets past the signature check.
     const wrong = createAlibabaProvider({ credentials: { accessKeyId: AK, accessKeySecret: "wrong", source: "test" }, regionId: "cn-hangzhou", endpointOverride: fake.endpoint, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
-    expect(await codeOf(wrong.imageExists("x", "cn-hangzhou"))).toBe("Credentials.Rejected");
+    expect(await codeOfAsync(wrong.imageExists("x", "cn-hangzhou"))).toBe("Credentials.Rejected");
     expect(fake.instances.size).toBe(0);
   });
 
@@ -203,7 +195,7 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     expect(await limits(plan([10, 10, 10, 10]), inventory(), "ap-southeast-1")).toEqual(["Alibaba.NoSuchBucket"]);
     // ... and be in the transit region, or nothing is created.
     fake.addBucket("transit", "cn-shanghai");
-    expect(await codeOf(p.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: plan(), inventory: inventory() }))).toBe("Ens.BucketRegionMismatch");
+    expect(await codeOfAsync(p.createIntermediateInstance({ region: "cn-hangzhou", label: "x", plan: plan(), inventory: inventory() }))).toBe("Ens.BucketRegionMismatch");
     expect(fake.instances.size).toBe(0);
   });
 
@@ -340,9 +332,9 @@ describe("the Alibaba Cloud provider against the ECS/VPC/OSS/ENS contract fake",
     mark("the user's own system");
     // A provider making images (the control plane's) releases only instances it started.
     const p = provider();
-    expect(await codeOf(p.releaseIntermediateInstance(dest))).toBe("IntermediateInstance.NotHoists");
+    expect(await codeOfAsync(p.releaseIntermediateInstance(dest))).toBe("IntermediateInstance.NotHoists");
     expect(fake.instances.get(dest)?.status).toBe("Running");
-    expect(await codeOf(p.createIntermediateInstance({ region: "cn-hangzhou", placement: { region: "cn-hangzhou", destinationInstanceId: "vm-1" }, label: "j-x", plan: plan(), inventory: inventory() }))).toBe(
+    expect(await codeOfAsync(p.createIntermediateInstance({ region: "cn-hangzhou", placement: { region: "cn-hangzhou", destinationInstanceId: "vm-1" }, label: "j-x", plan: plan(), inventory: inventory() }))).toBe(
       "Destination.InvalidInstanceId",
     );
 

@@ -15,18 +15,15 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AlibabaContractFake, diskMark, startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
-import { releaseEverythingUnder } from "../helpers/cleanup";
+import { type AlibabaContractFake, diskMark } from "../helpers/alibaba-contract-fake";
+import { FakeAlibabaAccount } from "../helpers/alibaba-fake-account";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { HOIST, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { HOIST, type Job, killAll, serverApi, type Spawned, type StartedServer, startHoistServer, startServerWithSource, stop, until } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-alibaba-server-");
 const source = join(base, "source");
-const cloud = join(base, "cloud");
-const AK = "LTAI5tHoistServerFake";
-const SECRET = `server-secret-${Math.random().toString(36).slice(2)}`;
+const account = new FakeAlibabaAccount(base, "LTAI5tHoistServerFake", "server-secret");
 const credentials = join(base, "credentials");
-const control = 20000 + Math.floor(Math.random() * 20000);
 const IMAGE = "web-shanghai";
 let fake: AlibabaContractFake;
 let server: StartedServer | undefined;
@@ -48,12 +45,7 @@ function serverArgs(): string[] {
     "cn-hangzhou",
     "--credentials-file",
     credentials,
-    "--endpoint-override",
-    fake.endpoint,
-    "--receiver-bundle-url",
-    "https://bundles.example.invalid/hoist.mjs",
-    "--receiver-ports",
-    `${control},${control + 1}`,
+    ...account.hoistFlags(),
     "--heartbeat-seconds",
     "1",
     "--offline-after-seconds",
@@ -69,20 +61,14 @@ beforeAll(async () => {
   await writableDebianSource(base);
   mkdirSync(join(source, "srv/app"), { recursive: true });
   writeFileSync(join(source, "srv/app/version"), "shanghai\n");
-  writeFileSync(credentials, `[default]\naccess_key_id = ${AK}\naccess_key_secret = ${SECRET}\n`, { mode: 0o600 });
-  fake = await startAlibabaContractFake({ dir: cloud, accessKeyId: AK, accessKeySecret: SECRET });
-  server = await startHoistServer(serverArgs(), serverEnv);
-  apiKey = server.apiKey as string;
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = await importedSourceId(agent);
+  writeFileSync(credentials, `[default]\naccess_key_id = ${account.accessKeyId}\naccess_key_secret = ${account.accessKeySecret}\n`, { mode: 0o600 });
+  fake = await account.start();
+  ({ server, apiKey, agent, sourceId } = await startServerWithSource(serverArgs(), serverEnv, source, join(base, "agent")));
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
-  await fake?.close();
-  releaseEverythingUnder(base, cloud);
+  await killAll(agent, server);
+  await account.close();
 });
 
 describe("hoist server --provider alibaba (contract fake)", () => {
@@ -148,8 +134,8 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     expect((await api<{ state: string }>("GET", `/v1/sources/${sourceId}`)).body.state).toBe("Available");
 
     // The AccessKey secret is in no log line and nowhere in the server's data folder.
-    expect([...(server?.stderr ?? []), ...(server?.lines ?? [])].join("\n")).not.toContain(SECRET);
-    const grep = spawnSync("grep", ["-rl", "--binary-files=text", SECRET, join(base, "server")], { encoding: "utf8" });
+    expect([...(server?.stderr ?? []), ...(server?.lines ?? [])].join("\n")).not.toContain(account.accessKeySecret);
+    const grep = spawnSync("grep", ["-rl", "--binary-files=text", account.accessKeySecret, join(base, "server")], { encoding: "utf8" });
     expect(grep.stdout).toBe("");
   }, 40 * 60_000);
   // --- Onto existing instances (TargetType TargetInstance, seed 003's "ECS Instance" destination).
@@ -233,7 +219,7 @@ describe("hoist server --provider alibaba (contract fake)", () => {
     expect(disks.map((d) => d.type).sort()).toEqual(["data", "system"]);
     expect(disks.find((d) => d.type === "system")?.id).not.toBe(originalSystem);
     // The fake booted the destination's new system disk to multi-user with the data disk mounted (the job's verification).
-    const console = readFileSync(join(cloud, "instances", dest, "console.log"), "utf8");
+    const console = readFileSync(join(account.cloud, "instances", dest, "console.log"), "utf8");
     expect(console).toMatch(/HOIST-VERIFY mounts=.*\/srv\/data/);
 
     // The data disk, written in place, holds the source's folder.

@@ -8,18 +8,17 @@
 // and an xfs data disk by block) through a replication job.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianExt4Image } from "../helpers/debian-fixture";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
 const MiB = 2 ** 20;
-const base = mkdtempSync("/var/tmp/hoist-block-migrate-");
-const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const { base, env, hoist } = localMigration("hoist-block-migrate-");
 const source = join(base, "source");
 const workdir = join(base, "work");
 const IMAGE = "debian12-block-disk";
@@ -29,16 +28,8 @@ let dataUuid = "";
 let rootDevice = "";
 let rootUuid = "";
 
-function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 function writeConfig(extra: Record<string, unknown> = {}): void {
-  writeFileSync(
-    join(workdir, "user_config.json"),
-    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra }),
-  );
+  writeUserConfig(workdir, debianUserConfig(IMAGE, extra));
 }
 
 beforeAll(async () => {

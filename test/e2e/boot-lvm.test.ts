@@ -7,26 +7,20 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianFixture, writableDebianSource } from "../helpers/debian-fixture";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { compareTrees } from "../helpers/tree";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
-const base = mkdtempSync("/var/tmp/hoist-boot-lvm-");
-const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const { base, env, hoist } = localMigration("hoist-boot-lvm-");
 const source = join(base, "source");
 const workdir = join(base, "work");
 const refusedWorkdir = join(base, "work-refused");
 const IMAGE = "debian12-lvm";
 const attached: string[] = [];
-
-function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function attach(file: string, offset: number, size: number, readOnly = true): string {
   const dev = execFileSync("losetup", ["--find", "--show", ...(readOnly ? ["--read-only"] : []), "--offset", String(offset), "--sizelimit", String(size), file], { encoding: "utf8" }).trim();
@@ -113,13 +107,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, "nested"), { recursive: true });
   writeFileSync(join(dir, "hello-lvm.txt"), "data on a logical volume\n");
   writeFileSync(join(dir, "nested", "random.bin"), randomBytes(2 * 2 ** 20));
-  for (const dir of [workdir, refusedWorkdir]) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, "user_config.json"),
-      JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-    );
-  }
+  for (const dir of [workdir, refusedWorkdir]) writeUserConfig(dir, debianUserConfig(IMAGE));
 }, 20 * 60_000);
 
 afterAll(() => {

@@ -19,6 +19,7 @@ import {
 } from "@hoist/agent";
 import { type ConfigProblem, isHoistError } from "@hoist/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedLinuxUserConfig } from "../helpers/user-config";
 
 const ROOT = join(import.meta.dirname, "../..");
 const HOIST = join(ROOT, "apps/hoist/bin/hoist");
@@ -58,20 +59,7 @@ function refusal(dir: string, argv: string[]): { code: string; problems: string[
   throw new Error("the settings were accepted");
 }
 
-const seedLinux = {
-  access_id: "",
-  secret_key: "",
-  region_id: "region",
-  image_name: "CLIENT_IMAGE_CENTOS72_01",
-  system_disk_size: 50,
-  platform: "CentOS",
-  architecture: "x86_64",
-  data_disks: [
-    { data_disk_index: 1, data_disk_size: 100, src_path: "/mnt/disk1" },
-    { data_disk_index: 2, data_disk_size: 150, src_path: "/mnt/disk2" },
-  ],
-  bandwidth_limit: 0,
-};
+const seedLinux = seedLinuxUserConfig();
 
 describe("bad settings are refused before anything is created", () => {
   it.each([

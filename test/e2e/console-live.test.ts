@@ -10,7 +10,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { killAll, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 const ROOT = join(import.meta.dirname, "../..");
 const SHOTS = join(ROOT, "test-output/screenshots");
@@ -48,8 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
+  await killAll(agent, server);
   releaseEverythingUnder(base, join(base, "home"));
 });
 

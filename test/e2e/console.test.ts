@@ -13,7 +13,7 @@ import { type Browser, chromium, type Locator, type Page } from "playwright-core
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { writableDebianSource } from "../helpers/debian-fixture";
-import { serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { killAll, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer } from "../helpers/server-cli";
 
 const ROOT = join(import.meta.dirname, "../..");
 const SHOTS = join(ROOT, "test-output/screenshots");
@@ -69,8 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
+  await killAll(agent, server);
   releaseEverythingUnder(base, home);
 });
 

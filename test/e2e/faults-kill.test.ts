@@ -6,7 +6,8 @@
 // (a failed run prints its own) and HOIST_FAULT_TRIALS another count.
 import { mkdtempSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, runTrial, seededRandom, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
+import { type Bench, runTrial, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
+import { seededRandom } from "../helpers/random";
 
 const TRIALS = Number(process.env.HOIST_FAULT_TRIALS ?? 5);
 const seed = Number(process.env.HOIST_FAULT_SEED ?? 20_261_206);

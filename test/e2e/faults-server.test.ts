@@ -16,13 +16,13 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { openPglite } from "@hoist/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPglite } from "../../packages/server/src/db/pglite";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { seededRandom } from "../helpers/fault-trials";
+import { seededRandom } from "../helpers/random";
 import { smallLinuxRoot } from "../helpers/small-linux";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
-import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 // A fixed seed and a few kills in the suite; bench/soak.sh --server-kills N runs more (HOIST_SERVER_KILLS).
 const seed = Number(process.env.HOIST_FAULT_SEED ?? 20_261_206);
@@ -94,9 +94,7 @@ async function buildSource(root: string): Promise<void> {
 }
 
 async function importSource(root: string): Promise<{ root: string; id: string; agent: Spawned }> {
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  expect(code.status, JSON.stringify(code.body)).toBe(201);
-  const agent = spawnHoist(["agent", "--server", server?.url as string, "--source-root", root, "--activation-code", code.body.code, "--state-dir", `${root}.agent`]);
+  const { agent } = await startAgent(api, server?.url as string, root, `${root}.agent`);
   const id = await importedSourceId(agent);
   return { root, id, agent };
 }

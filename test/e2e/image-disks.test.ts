@@ -6,32 +6,23 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDiskBackend, makePlan, readJobState } from "@hoist/images";
-import type { SourceInventory, TargetPlan } from "@hoist/protocol";
+import type { TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
 import { afterAll, describe, expect, it } from "vitest";
+import { debianInventory } from "../helpers/inventory";
 
 const GiB = 1024 ** 3;
 const work = mkdtempSync(join(tmpdir(), "hoist-image-disks-"));
 
-const inventory: SourceInventory = {
+const inventory = debianInventory({
   sourceRoot: "/src",
   collectedAt: new Date().toISOString(),
   hostname: null,
-  arch: "x86_64",
   os: { id: "debian", versionId: "12", prettyName: "Debian", idLike: [] },
-  bootMode: "bios",
   canBoot: { bios: true, uefi: true },
   bootloader: { kind: "grub2", version: null },
-  kernels: [],
-  network: "ifupdown",
-  disks: [],
-  mounts: [],
   systemDiskBytes: 40 * GiB,
-  usedBytes: 2 * GiB,
-  paths: [],
-  lvm: false,
-  selinux: "absent",
-};
+});
 
 async function blkid(device: string): Promise<Record<string, string>> {
   const out = (await run("blkid", ["-p", "-o", "export", device])).stdout;

@@ -11,30 +11,17 @@
 // first run to Waiting, after which `images list` shows the image.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
+import { freePort } from "../helpers/ports";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 import { smallLinuxRoot } from "../helpers/small-linux";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 let env: NodeJS.ProcessEnv;
 
-/** A loopback port with nothing listening on it. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
-  env = { HOIST_SERVER: `http://127.0.0.1:${await closedPort()}`, HOIST_API_KEY: "hk_e2e-jobs-cli-not-a-real-key" };
+  env = { HOIST_SERVER: `http://127.0.0.1:${await freePort()}`, HOIST_API_KEY: "hk_e2e-jobs-cli-not-a-real-key" };
 }, 300_000);
 
 describe("hoist jobs refuses malformed flags before calling the server", () => {

@@ -4,28 +4,25 @@
 // the target filesystem the receiver mounted; then the agent is killed with
 // SIGKILL mid-copy several times and a rerun must still end exact; then
 // --cleardata must release everything the runs created.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
+import { type HoistRun, localMigration, writeUserConfig } from "../helpers/local-migration";
+import { HOIST } from "../helpers/server-cli";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
+import { debianUserConfig } from "../helpers/user-config";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
-const base = mkdtempSync("/var/tmp/hoist-migrate-cli-");
-const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const { base, env, hoist } = localMigration("hoist-migrate-cli-");
 
 function writeConfig(workdir: string, imageName: string, extra: Record<string, unknown> = {}): void {
-  mkdirSync(workdir, { recursive: true });
-  const config = { access_id: "", secret_key: "", region_id: "local", image_name: imageName, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [], ...extra };
-  writeFileSync(join(workdir, "user_config.json"), JSON.stringify(config, null, 2));
+  writeUserConfig(workdir, debianUserConfig(imageName, extra), 2);
 }
 
-function migrate(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(HOIST, ["migrate", "--noenterkey", ...args], { env, encoding: "utf8", timeout: 20 * 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function migrate(args: string[]): HoistRun {
+  return hoist(["migrate", "--noenterkey", ...args], 20 * 60_000);
 }
 
 /** The target root the receiver mounted for a disk of the job recorded in client_data. */

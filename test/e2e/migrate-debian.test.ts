@@ -5,26 +5,20 @@
 // disks' contents must arrive exactly; the intermediate instance must be gone.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writableDebianSource } from "../helpers/debian-fixture";
+import { localMigration, writeUserConfig } from "../helpers/local-migration";
+import { debianUserConfig } from "../helpers/user-config";
 import { compareTrees } from "../helpers/tree";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const HOIST = join(ROOT, "apps/hoist/bin/hoist");
-const base = mkdtempSync("/var/tmp/hoist-migrate-debian-");
-const env = { ...process.env, HOIST_HOME: join(base, "home"), HOIST_IMAGE_STORE: join(base, "images") };
+const { base, env, hoist } = localMigration("hoist-migrate-debian-");
 const source = join(base, "source");
 const workdir = join(base, "work");
 const IMAGE = "debian12-two-disks";
 const attached: string[] = [];
-
-function hoist(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(HOIST, args, { env, encoding: "utf8", timeout: 30 * 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 beforeAll(async () => {
   // A writable view of the cached Debian root, so each run adds its own data disks without copying 800 MB.
@@ -37,11 +31,7 @@ beforeAll(async () => {
     execFileSync("chown", ["-R", "1001:1002", join(dir, "nested")]);
     execFileSync("setfattr", ["-n", "user.origin", "-v", disk, join(dir, `hello-${disk}.txt`)]);
   }
-  mkdirSync(workdir, { recursive: true });
-  writeFileSync(
-    join(workdir, "user_config.json"),
-    JSON.stringify({ access_id: "", secret_key: "", region_id: "local", image_name: IMAGE, system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] }),
-  );
+  writeUserConfig(workdir, debianUserConfig(IMAGE));
 }, 20 * 60_000);
 
 afterAll(() => {

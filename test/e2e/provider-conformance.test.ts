@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createAlibabaProvider, createLocalProvider } from "@hoist/providers";
-import { providerConformance } from "../../packages/providers/src/conformance";
+import { providerConformance } from "@hoist/providers/testing";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
+import { FakeAlibabaAccount } from "../helpers/alibaba-fake-account";
 
 process.env["HOIST_BIN"] = join(import.meta.dirname, "..", "..", "apps/hoist/bin/hoist");
 
@@ -21,12 +21,12 @@ providerConformance("local", async () => {
 
 providerConformance("alibaba", async () => {
   const base = mkdtempSync("/var/tmp/hoist-conf-alibaba-");
-  const secret = `s-${Math.random().toString(36).slice(2)}`;
-  const fake = await startAlibabaContractFake({ dir: join(base, "cloud"), accessKeyId: "LTAI5tConformance", accessKeySecret: secret });
-  const control = 20000 + Math.floor(Math.random() * 20000);
+  const account = new FakeAlibabaAccount(base, "LTAI5tConformance", "s");
+  const fake = await account.start();
+  const control = account.controlPort;
   return {
     provider: createAlibabaProvider({
-      credentials: { accessKeyId: "LTAI5tConformance", accessKeySecret: secret, source: "test" },
+      credentials: { accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret, source: "test" },
       regionId: "cn-hangzhou",
       endpointOverride: fake.endpoint,
       receiverBundleUrl: "https://example.invalid/hoist.mjs",
@@ -36,8 +36,7 @@ providerConformance("alibaba", async () => {
     }),
     region: "cn-hangzhou",
     cleanup: async () => {
-      await fake.close();
-      releaseEverythingUnder(base, join(base, "cloud"));
+      await account.close();
       rmSync(base, { recursive: true, force: true });
     },
   };

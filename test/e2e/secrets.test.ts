@@ -17,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAlibabaContractFake } from "../helpers/alibaba-contract-fake";
 import { buildIfStale } from "../helpers/build";
 import { releaseEverythingUnder } from "../helpers/cleanup";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
+import { debianUserConfig } from "../helpers/user-config";
 
 const base = mkdtempSync("/var/tmp/hoist-secrets-");
 const home = join(base, "home");
@@ -144,13 +145,9 @@ afterAll(async () => {
 
 describe("secrets of a real flow on hoist server", () => {
   it("imports a source and copies it in a job, with debug logs everywhere", async () => {
-    const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-    expect(code.status, JSON.stringify(code.body)).toBe(201);
-    secrets.set("activation code", code.body.code);
-    agent = spawnHoist(
-      ["agent", "--server", server?.url as string, "--source-root", source, "--activation-code", code.body.code, "--state-dir", agentState, "--log-level", "debug"],
-      providerEnv,
-    );
+    const started = await startAgent(api, server?.url as string, source, agentState, { args: ["--log-level", "debug"], env: providerEnv });
+    agent = started.agent;
+    secrets.set("activation code", started.code);
     const sourceId = await importedSourceId(agent, 60_000);
     secrets.set("agent token", (JSON.parse(readFileSync(join(agentState, "agent.json"), "utf8")) as { agentToken: string }).agentToken);
 
@@ -284,7 +281,7 @@ describe("secrets of a real flow on hoist server", () => {
       cloud.inject("DescribeImages", "Forbidden.RAM", { times: 20, product: "ecs", message: "User not authorized to operate on the specified resource." });
       const workdir = join(base, "migrate");
       mkdirSync(workdir);
-      const config = { access_id: accessKeyId, secret_key: secretKey, region_id: cloud.region, image_name: "secrets-img", system_disk_size: 20, platform: "Debian", architecture: "x86_64", bandwidth_limit: 0, data_disks: [] };
+      const config = debianUserConfig("secrets-img", { access_id: accessKeyId, secret_key: secretKey, region_id: cloud.region });
       writeFileSync(join(workdir, "user_config.json"), JSON.stringify(config));
       const r = await hoist(["migrate", "--noenterkey", "--verbose", "--workdir", workdir, "--source-root", source, "--endpoint-override", cloud.endpoint], providerEnv);
       expect(r.code).toBe(1);

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { hoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 const PASSWORD = "pw-Never-Shown-42";
 let work: string;

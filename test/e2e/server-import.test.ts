@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
 
 interface Listed {
   total: number;

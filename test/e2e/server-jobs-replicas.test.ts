@@ -12,12 +12,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openPostgres } from "@hoist/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgres } from "../../packages/server/src/db/postgres";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { debianExt4Image } from "../helpers/debian-fixture";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { type Job, type Spawned, serverApi, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-replicas-");
 const home = join(base, "home");

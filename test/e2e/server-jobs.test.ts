@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
+import { type Job, killAll, serverApi, type Spawned, type StartedServer, startHoistServer, startServerWithSource, stop, until } from "../helpers/server-cli";
 import { smallLinuxRoot } from "../helpers/small-linux";
-import { importedSourceId, type Job, serverApi, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop, until } from "./server-cli";
 
 const base = mkdtempSync("/var/tmp/hoist-e2e-jobs-");
 const home = join(base, "home");
@@ -68,16 +68,11 @@ beforeAll(async () => {
   // Enough data that the copy is still running when the server is killed (40 Mbit/s: about 10 s).
   writeFileSync(join(source, "srv/app/blob.bin"), randomBytes(48 * 2 ** 20));
 
-  server = await startHoistServer(serverArgs(), providerEnv);
-  apiKey = server.apiKey as string;
-  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
-  agent = spawnHoist(["agent", "--server", server.url, "--source-root", source, "--activation-code", code.body.code, "--state-dir", join(base, "agent")]);
-  sourceId = await importedSourceId(agent);
+  ({ server, apiKey, agent, sourceId } = await startServerWithSource(serverArgs(), providerEnv, source, join(base, "agent")));
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await stop(agent, "SIGKILL");
-  await stop(server, "SIGKILL");
+  await killAll(agent, server);
   releaseEverythingUnder(base, home);
 });
 

@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { MIGRATIONS } from "../../packages/server/src/db/migrations";
+import { MIGRATIONS } from "@hoist/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
-import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { hoist, importedSourceId, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 let work: string;
 let postgres: TestPostgres;

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "./server-cli";
+import { hoist, type Spawned, spawnHoist, type StartedServer, startHoistServer, stop } from "../helpers/server-cli";
 
 let work: string;
 let server: StartedServer | undefined;

@@ -11,18 +11,6 @@ import { agentResult, bundleScript, ensureBuilt, type ReceiverHost, newJob, rele
 import { createTestNet, linkCounters, type TestNet } from "./netns";
 import { compareTrees } from "./tree";
 
-/** mulberry32: a small seeded generator, so a failing trial can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A tree of about `mib` MiB: a few larger files and many small ones, in nested folders. Returns its size in bytes. */
 export function buildTree(dir: string, mib: number): number {
   let total = 0;

@@ -12,6 +12,7 @@ import { createControlClient } from "@hoist/transport";
 import { build } from "esbuild";
 import type { TestHost, TestNet } from "./netns";
 import { RUNNER_BUNDLE } from "./build";
+import { ONE_DISK_PLAN } from "./receiver";
 
 // HOIST_ROOT lets a bundled copy of these helpers (the soak) find the repository.
 export const ROOT = process.env.HOIST_ROOT ?? resolve(import.meta.dirname, "../..");
@@ -27,12 +28,6 @@ export async function bundleScript(entry: string, outfile: string): Promise<stri
   await build({ ...RUNNER_BUNDLE, entryPoints: [join(ROOT, "test/helpers", entry)], outfile });
   return outfile;
 }
-
-export const SMALL_PLAN: TargetPlan = {
-  bootMode: "bios",
-  lvm: false,
-  disks: [{ key: "system", sizeGiB: 4, table: "mbr", partitions: [{ key: "system-p1", role: "root", mountPoint: "/", fs: "ext4", sizeMiB: null }], sourcePath: "/", usedBytes: 1 }],
-};
 
 export interface ReceiverHost {
   proc: ChildProcess;
@@ -104,7 +99,7 @@ export function controlClient(r: ReceiverHost, token: string) {
   return createControlClient({ host: r.controlHost, port: r.ready.controlPort, fingerprint: r.ready.fingerprint, token });
 }
 
-export async function newJob(r: ReceiverHost, plan: TargetPlan = SMALL_PLAN): Promise<CreateJobResponse & { target: string }> {
+export async function newJob(r: ReceiverHost, plan: TargetPlan = ONE_DISK_PLAN): Promise<CreateJobResponse & { target: string }> {
   const job = await controlClient(r, r.adminToken()).json<CreateJobResponse>("POST", "/v1/jobs", { plan, label: "faults" });
   const prepared = await controlClient(r, job.token).json<{ disks: { mountPath: string }[] }>("POST", `/v1/jobs/${job.jobId}/prepare`);
   return { ...job, target: prepared.disks[0]!.mountPath };

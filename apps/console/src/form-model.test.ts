@@ -1,5 +1,6 @@
 import type { SourceServerDetail } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { defaultsFor, formIssues, localTimeToIso, numberOrText, parseTags, toBody } from "./form-model";
 
 const GiB = 2 ** 30;
@@ -18,28 +19,14 @@ const source = {
   lastHeartbeatAt: "2026-01-01T00:00:00Z",
   registeredAt: "2026-01-01T00:00:00Z",
   inventoryError: null,
-  inventory: {
-    sourceRoot: "/",
-    collectedAt: "2026-01-01T00:00:00Z",
-    hostname: "web-1",
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
-    canBoot: { bios: true, uefi: false },
-    bootloader: { kind: "grub2", version: "2.06" },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
+  inventory: debianInventory({
     mounts: [
       { mountPoint: "/", device: "/dev/vda1", fs: "ext4", sizeBytes: 40 * GiB, usedBytes: 30 * GiB },
       { mountPoint: "/data", device: "/dev/vdb1", fs: "xfs", sizeBytes: 100 * GiB, usedBytes: 50 * GiB },
     ],
     systemDiskBytes: 40.5 * GiB,
     usedBytes: 30 * GiB,
-    paths: [],
-    lvm: false,
-    selinux: "absent",
-  },
+  }),
 } satisfies SourceServerDetail;
 
 describe("the migration form's model", () => {

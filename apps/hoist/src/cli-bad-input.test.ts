@@ -9,10 +9,11 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openPglite, type RunningServer, startServer } from "@hoist/server";
-import { silentLogger } from "@hoist/runtime";
+import type { Database, RunningServer } from "@hoist/server";
 import type { Command, Option } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { createProgram, reportCliError, runCli } from "./program";
 
 const API_KEY = "hk_cli-bad-input-0123456789abcdefghijklmnop";
@@ -31,7 +32,7 @@ const dir = {
   garbage600: join(base, "garbage-0600.ini"),
 };
 let server: RunningServer;
-let db: Awaited<ReturnType<typeof openPglite>>;
+let db: Database;
 let sourceId = "";
 let jobId = "";
 
@@ -421,43 +422,26 @@ beforeAll(async () => {
   writeFileSync(dir.garbage, "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
   writeFileSync(dir.garbage600, "[default]\nnot an access key\n", { mode: 0o600 });
   execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=bad-input", "-days", "2", "-keyout", dir.key, "-out", dir.cert], { stdio: "ignore" });
-  db = await openPglite();
-  server = await startServer({
-    db,
-    logger: silentLogger,
-    port: 0,
-    listen: "127.0.0.1",
-    version: "test",
+  ({ db, server } = await startInProcessServer({
     apiKey: API_KEY,
     heartbeatSeconds: 3600,
     offlineAfterSeconds: 86_400,
     work: { start: async () => {}, release: async () => {} },
     throttle: { baseDelayMs: 0, maxDelayMs: 0 },
-  });
+  }));
   const call = async (path: string, body: unknown, auth: string | null = API_KEY): Promise<Record<string, unknown>> => {
     const res = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify(body) });
     return (await res.json()) as Record<string, unknown>;
   };
   const code = await call("/v1/activation-codes", { uses: 1 });
-  const inventory = {
-    sourceRoot: "/",
+  const inventory = debianInventory({
     collectedAt: new Date().toISOString(),
     hostname: "bad-input",
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
-    canBoot: { bios: true, uefi: false },
     bootloader: { kind: "grub2", version: null },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
     mounts: [{ mountPoint: "/", device: "/dev/vda1", fs: "ext4", sizeBytes: 50 * 2 ** 30, usedBytes: 2 ** 30 }],
     systemDiskBytes: 50 * 2 ** 30,
     usedBytes: 2 ** 30,
-    paths: [],
-    lvm: false,
-    selinux: "absent",
-  };
+  });
   const reg = await call("/v1/agents/register", { activationCode: code["code"], name: "bad-input", inventory }, null);
   sourceId = reg["sourceId"] as string;
   const job = await call("/v1/jobs", { SourceId: sourceId, ExecutionMethod: "CreateOnly", DataDisks: [{ Index: 1, SourcePath: "/data" }] });

@@ -1,5 +1,4 @@
-// @hoist/agent
-export {};
+
 export * from "./config/index";
 export * from "./workdir";
 export * from "./transfer/index";

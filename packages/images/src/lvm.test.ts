@@ -1,30 +1,23 @@
-import type { SourceInventory, TargetDisk } from "@hoist/protocol";
+import type { TargetDisk } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { sfdiskScript } from "./disk-backend";
 import { diskNumber, lvDevicePath, lvmConfig, lvmLayout, lvOffsetInPv, parseLvExtents } from "./lvm";
 import { lvmFallbackReason, makePlan } from "./plan";
 
 const GiB = 1024 ** 3;
 
-const inventory: SourceInventory = {
+const inventory = debianInventory({
   sourceRoot: "/src",
   collectedAt: "2024-01-01T00:00:00.000Z",
   hostname: "web1",
-  arch: "x86_64",
-  os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-  bootMode: "bios",
   canBoot: { bios: true, uefi: true },
-  bootloader: { kind: "grub2", version: "2.06" },
   kernels: [{ version: "6.1.0-18-amd64", image: "/boot/vmlinuz-6.1.0-18-amd64", initramfs: null, virtio: null }],
-  network: "ifupdown",
-  disks: [],
-  mounts: [],
   systemDiskBytes: 40 * GiB,
   usedBytes: GiB,
   paths: [{ path: "/mnt/disk1", usedBytes: GiB }],
   lvm: true,
-  selinux: "absent",
-};
+});
 
 // What lvm2 2.03 prints for a VG with 4 MiB extents and two LVs, the second after the first.
 const LVS = JSON.stringify({

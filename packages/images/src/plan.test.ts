@@ -1,39 +1,22 @@
 import type { SourceInventory } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../../test/helpers/errors";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { makePlan } from "./plan";
 
 const GiB = 1024 ** 3;
 
 function inventory(usedGiB: number, diskGiB = 60): SourceInventory {
-  return {
+  return debianInventory({
     sourceRoot: "/src",
     collectedAt: "2024-01-01T00:00:00.000Z",
     hostname: "web1",
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
     canBoot: { bios: true, uefi: true },
-    bootloader: { kind: "grub2", version: "2.06" },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
-    mounts: [],
     systemDiskBytes: diskGiB * GiB,
     usedBytes: Math.round(usedGiB * GiB),
     paths: [{ path: "/data", usedBytes: 5 * GiB }],
-    lvm: false,
-    selinux: "absent",
-  };
+  });
 }
-
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-};
 
 describe("makePlan", () => {
   it("lays out BIOS as MBR with one root filesystem and new UUIDs", () => {
@@ -65,7 +48,7 @@ describe("makePlan", () => {
 
   it("shrinks below the source size as long as the used space fits with headroom", () => {
     expect(makePlan(inventory(17, 400), { systemDiskGiB: 20 }).disks[0]?.sizeGiB).toBe(20);
-    expect(code(() => makePlan(inventory(18, 400), { systemDiskGiB: 20 }))).toBe("Plan.SystemDiskTooSmall");
+    expect(codeOf(() => makePlan(inventory(18, 400), { systemDiskGiB: 20 }))).toBe("Plan.SystemDiskTooSmall");
   });
 
   it("names the numbers when the system disk is too small", () => {
@@ -81,8 +64,8 @@ describe("makePlan", () => {
   });
 
   it("refuses system disk sizes outside 20–2048 GiB", () => {
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 19 }))).toBe("Plan.InvalidSystemDiskSize");
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 2049 }))).toBe("Plan.InvalidSystemDiskSize");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 19 }))).toBe("Plan.InvalidSystemDiskSize");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 2049 }))).toBe("Plan.InvalidSystemDiskSize");
   });
 
   it("adds data disks by index with nofail-ready data partitions", () => {
@@ -96,16 +79,16 @@ describe("makePlan", () => {
   });
 
   it("refuses a data disk smaller than its used space", () => {
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 5, srcPath: "/data" }] }))).toBe("Plan.DataDiskTooSmall");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 5, srcPath: "/data" }] }))).toBe("Plan.DataDiskTooSmall");
   });
 
   it("refuses more than 16 data disks, bad indexes, duplicates and sizes", () => {
     const many = Array.from({ length: 17 }, (_, i) => ({ index: (i % 16) + 1, sizeGiB: 1, srcPath: `/d${i}` }));
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: many }))).toBe("Plan.TooManyDataDisks");
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 17, sizeGiB: 1, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskIndex");
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 0, sizeGiB: 1, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskIndex");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: many }))).toBe("Plan.TooManyDataDisks");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 17, sizeGiB: 1, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskIndex");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 0, sizeGiB: 1, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskIndex");
     expect(
-      code(() =>
+      codeOf(() =>
         makePlan(inventory(1), {
           systemDiskGiB: 20,
           dataDisks: [
@@ -115,12 +98,12 @@ describe("makePlan", () => {
         }),
       ),
     ).toBe("Plan.DuplicateDataDisk");
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 32769, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskSize");
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 1, srcPath: "/" }] }))).toBe("Plan.InvalidDataDiskPath");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 32769, srcPath: "/d" }] }))).toBe("Plan.InvalidDataDiskSize");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, dataDisks: [{ index: 1, sizeGiB: 1, srcPath: "/" }] }))).toBe("Plan.InvalidDataDiskPath");
   });
 
   it("refuses LVM without a separate /boot, and allows it with one", () => {
-    expect(code(() => makePlan(inventory(1), { systemDiskGiB: 20, lvm: true }))).toBe("Plan.LvmNeedsBootPartition");
+    expect(codeOf(() => makePlan(inventory(1), { systemDiskGiB: 20, lvm: true }))).toBe("Plan.LvmNeedsBootPartition");
     expect(makePlan({ ...inventory(1), lvm: true }, { systemDiskGiB: 20, lvm: true, separateBoot: true }).lvm).toBe(true);
   });
 });

@@ -1,30 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { SourceInventory } from "./inventory";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { checkCreateJob, checkModifyJob, isCleanAbsolute, validateCreateJob } from "./job-rules";
 
 const GiB = 2 ** 30;
-const inventory = {
-  sourceRoot: "/",
-  collectedAt: "2026-01-01T00:00:00Z",
-  hostname: "web-1",
-  arch: "x86_64",
-  os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-  bootMode: "bios",
-  canBoot: { bios: true, uefi: false },
-  bootloader: { kind: "grub2", version: "2.06" },
-  kernels: [],
-  network: "ifupdown",
-  disks: [],
+const inventory = debianInventory({
   mounts: [
     { mountPoint: "/", device: "/dev/vda1", fs: "ext4", sizeBytes: 40 * GiB, usedBytes: 30 * GiB },
     { mountPoint: "/boot", device: "/dev/vda2", fs: "ext4", sizeBytes: GiB, usedBytes: GiB / 4 },
   ],
   systemDiskBytes: 41 * GiB,
   usedBytes: 30 * GiB,
-  paths: [],
-  lvm: false,
-  selinux: "absent",
-} satisfies SourceInventory;
+});
 const source = { sourceId: "s-1", name: "web-1", inventory };
 const defaults = { jobId: "j-1", regionId: "local" };
 const now = new Date("2026-01-01T00:00:00Z");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seedLinuxUserConfig } from "../../../test/helpers/user-config";
 import { validateUserConfig } from "./user-config";
 
 const base = { image_name: "CLIENT_IMAGE_CENTOS72_01" };
@@ -15,20 +16,9 @@ function only(raw: Record<string, unknown>) {
 
 describe("validateUserConfig", () => {
   it("accepts the seed's Linux scenario with data disks and fills defaults", () => {
-    const r = validateUserConfig({
-      access_id: "",
-      secret_key: "",
-      region_id: "region",
-      image_name: "CLIENT_IMAGE_CENTOS72_01",
-      system_disk_size: 50,
-      platform: "CentOS",
-      architecture: "x86_64",
-      data_disks: [
-        { data_disk_index: 1, data_disk_size: 100, src_path: "/mnt/disk1" },
-        { data_disk_index: 2, data_disk_size: 150, src_path: "/mnt/disk2/" },
-      ],
-      bandwidth_limit: 0,
-    });
+    const seed = seedLinuxUserConfig();
+    // A trailing slash on a data disk's path is dropped.
+    const r = validateUserConfig({ ...seed, data_disks: [seed.data_disks[0], { ...seed.data_disks[1], src_path: "/mnt/disk2/" }] });
     expect(r.problems).toEqual([]);
     expect(r.config).toMatchObject({
       region_id: "local",

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { HoistError, type SourceInventory, type TargetPlan } from "@hoist/protocol";
 import { createControlClient } from "@hoist/transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianInventory } from "../../../test/helpers/inventory";
 import { receiverHealthy } from "./local/receiver-process";
 import type { IntermediateInstance, Provider } from "./provider";
 
@@ -23,25 +24,13 @@ const PLAN: TargetPlan = {
   disks: [{ key: "system", sizeGiB: 1, table: "mbr", partitions: [{ key: "system-p1", role: "root", mountPoint: "/", fs: "ext4", sizeMiB: null, uuid: randomUUID() }], sourcePath: "/", usedBytes: 1024 * 1024 }],
 };
 
-const INVENTORY: SourceInventory = {
-  sourceRoot: "/",
+const INVENTORY: SourceInventory = debianInventory({
   collectedAt: new Date(0).toISOString(),
   hostname: "conformance",
-  arch: "x86_64",
-  os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-  bootMode: "bios",
-  canBoot: { bios: true, uefi: false },
   bootloader: { kind: "grub2", version: null },
-  kernels: [],
-  network: "ifupdown",
-  disks: [],
-  mounts: [],
   systemDiskBytes: 1024 ** 3,
   usedBytes: 1024 * 1024,
-  paths: [],
-  lvm: false,
-  selinux: "absent",
-};
+});
 
 export function providerConformance(name: string, setup: () => Promise<ConformanceSetup>): void {
   describe(`provider conformance: ${name}`, () => {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../../test/helpers/errors";
 import { buildRsyncdConfig, checkRsyncCommand } from "./rsync-daemon";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-}
 
 describe("rsync daemon command and config", () => {
   it("accepts only rsync's daemon-over-rsh command", () => {
-    expect(codeOf(() => checkRsyncCommand(["rsync", "--server", "--daemon", "."]))).toBeUndefined();
+    expect(codeOf(() => checkRsyncCommand(["rsync", "--server", "--daemon", "."]))).toBe("no error");
     expect(codeOf(() => checkRsyncCommand(["rsync", "--server", "-logDtpre.iLsfxCIvu", ".", "/etc"]))).toBe("Receiver.BadRsyncArgs");
     expect(codeOf(() => checkRsyncCommand(["rsync", "--server", "--daemon", "--config=/tmp/x", "."]))).toBe("Receiver.BadRsyncArgs");
     expect(codeOf(() => checkRsyncCommand(["sh", "-c", "id"]))).toBe("Receiver.BadRsyncArgs");

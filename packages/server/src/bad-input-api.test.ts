@@ -6,13 +6,12 @@
 // content type) with a code the document lists for the route and a message
 // naming what was wrong, and the database is exactly as it was. A route, a
 // body property or a query parameter added without a bound fails here.
-import { silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
 import type { Database } from "./db/database";
 import { inventoryFixture } from "./db/db-suite";
-import { openPglite } from "./db/pglite";
 import type { JobWork } from "./jobs/work";
-import { type RunningServer, startServer } from "./server";
+import type { RunningServer } from "./server";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Schema {
@@ -329,6 +328,19 @@ interface Problem {
   got: string;
 }
 
+/**
+ * Runs `sweep`, which notes each answer that is not what it should be; then nothing may be
+ * noted, no job work asked for, and no row of the database changed.
+ */
+async function sweepChangingNothing(sweep: (problems: Problem[]) => Promise<void>): Promise<void> {
+  const before = await snapshot();
+  const problems: Problem[] = [];
+  await sweep(problems);
+  expect(problems).toEqual([]);
+  expect(work.calls).toEqual([]);
+  expect(await snapshot()).toBe(before);
+}
+
 function operations(): { method: string; path: string; op: Operation }[] {
   return Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ method: method.toUpperCase(), path, op })));
 }
@@ -339,19 +351,7 @@ function urlOf(path: string, fixture: Fixture, query = ""): string {
 }
 
 beforeAll(async () => {
-  db = await openPglite();
-  server = await startServer({
-    db,
-    logger: silentLogger,
-    port: 0,
-    listen: "127.0.0.1",
-    version: "test",
-    apiKey: API_KEY,
-    heartbeatSeconds: 3600,
-    offlineAfterSeconds: 86_400,
-    work,
-    throttle: { baseDelayMs: 0, maxDelayMs: 0 },
-  });
+  ({ db, server } = await startInProcessServer({ apiKey: API_KEY, heartbeatSeconds: 3600, offlineAfterSeconds: 86_400, work, throttle: { baseDelayMs: 0, maxDelayMs: 0 } }));
   doc = (await (await fetch(`${server.url}/v1/openapi.json`)).json()) as OpenApi;
   const code = await send({ method: "POST", path: "/v1/activation-codes", body: JSON.stringify({ uses: 10 }) });
   ids.code = code.body["code"] as string;
@@ -431,99 +431,90 @@ describe("bad input to every API route", () => {
   }, 180_000);
 
   it("refuses bodies that are not JSON, not UTF-8, of another content type, too deep or too large, and changes nothing", async () => {
-    const before = await snapshot();
-    const problems: Problem[] = [];
-    for (const { method, path, op } of operations()) {
-      if (method !== "POST") continue;
-      const fixture = FIXTURES[op.operationId] as Fixture;
-      const base = (fixture.body?.() ?? { x: "y" }) as Json;
-      const hasBody = op.requestBody !== undefined;
-      const cases: { what: string; sent: Partial<Sent>; status: number; code: string }[] = [
-        { what: "truncated JSON", sent: { body: JSON.stringify(base).slice(0, -3) }, status: 400, code: "Api.InvalidJson" },
-        { what: "single quotes", sent: { body: "{'a': 1}" }, status: 400, code: "Api.InvalidJson" },
-        { what: "Latin-1 bytes", sent: { body: latin1Body(base) }, status: 400, code: "Api.InvalidEncoding" },
-        { what: "UTF-16 with a byte order mark", sent: { body: utf16Body(base) }, status: 400, code: "Api.InvalidEncoding" },
-        { what: "a UTF-16 charset", sent: { body: JSON.stringify(base), contentType: "application/json; charset=utf-16" }, status: 415, code: "Api.UnsupportedMediaType" },
-        { what: "text/plain", sent: { body: JSON.stringify(base), contentType: "text/plain" }, status: 415, code: "Api.UnsupportedMediaType" },
-        { what: "a form", sent: { body: "uses=5", contentType: "application/x-www-form-urlencoded" }, status: 415, code: "Api.UnsupportedMediaType" },
-        { what: "no content type", sent: { body: JSON.stringify(base), contentType: null }, status: 415, code: "Api.UnsupportedMediaType" },
-        { what: "100 000 nested lists", sent: { body: `${"[".repeat(100_000)}${"]".repeat(100_000)}` }, status: 400, code: "Api.InvalidBody" },
-        { what: "5 MiB", sent: { body: JSON.stringify({ ...(base as object), pad: "x".repeat(5 * MiB) }) }, status: 413, code: "Api.BodyTooLarge" },
-      ];
-      if (hasBody) {
-        for (const top of [[], "text", 42, true, null]) cases.push({ what: `${JSON.stringify(top)} for the body`, sent: { body: JSON.stringify(top) }, status: 400, code: "*" });
-      }
-      for (const c of cases) {
-        const r = await send({ method, path: urlOf(path, fixture), auth: fixture.auth?.(), ...c.sent });
-        const code = String(r.body["code"]);
-        if (r.status !== c.status || (c.code !== "*" && code !== c.code) || typeof r.body["message"] !== "string") {
-          problems.push({ op: op.operationId, what: c.what, got: `${r.status} ${code} ${String(r.body["message"] ?? JSON.stringify(r.body)).slice(0, 120)}` });
+    await sweepChangingNothing(async (problems) => {
+      for (const { method, path, op } of operations()) {
+        if (method !== "POST") continue;
+        const fixture = FIXTURES[op.operationId] as Fixture;
+        const base = (fixture.body?.() ?? { x: "y" }) as Json;
+        const hasBody = op.requestBody !== undefined;
+        const cases: { what: string; sent: Partial<Sent>; status: number; code: string }[] = [
+          { what: "truncated JSON", sent: { body: JSON.stringify(base).slice(0, -3) }, status: 400, code: "Api.InvalidJson" },
+          { what: "single quotes", sent: { body: "{'a': 1}" }, status: 400, code: "Api.InvalidJson" },
+          { what: "Latin-1 bytes", sent: { body: latin1Body(base) }, status: 400, code: "Api.InvalidEncoding" },
+          { what: "UTF-16 with a byte order mark", sent: { body: utf16Body(base) }, status: 400, code: "Api.InvalidEncoding" },
+          { what: "a UTF-16 charset", sent: { body: JSON.stringify(base), contentType: "application/json; charset=utf-16" }, status: 415, code: "Api.UnsupportedMediaType" },
+          { what: "text/plain", sent: { body: JSON.stringify(base), contentType: "text/plain" }, status: 415, code: "Api.UnsupportedMediaType" },
+          { what: "a form", sent: { body: "uses=5", contentType: "application/x-www-form-urlencoded" }, status: 415, code: "Api.UnsupportedMediaType" },
+          { what: "no content type", sent: { body: JSON.stringify(base), contentType: null }, status: 415, code: "Api.UnsupportedMediaType" },
+          { what: "100 000 nested lists", sent: { body: `${"[".repeat(100_000)}${"]".repeat(100_000)}` }, status: 400, code: "Api.InvalidBody" },
+          { what: "5 MiB", sent: { body: JSON.stringify({ ...(base as object), pad: "x".repeat(5 * MiB) }) }, status: 413, code: "Api.BodyTooLarge" },
+        ];
+        if (hasBody) {
+          for (const top of [[], "text", 42, true, null]) cases.push({ what: `${JSON.stringify(top)} for the body`, sent: { body: JSON.stringify(top) }, status: 400, code: "*" });
+        }
+        for (const c of cases) {
+          const r = await send({ method, path: urlOf(path, fixture), auth: fixture.auth?.(), ...c.sent });
+          const code = String(r.body["code"]);
+          if (r.status !== c.status || (c.code !== "*" && code !== c.code) || typeof r.body["message"] !== "string") {
+            problems.push({ op: op.operationId, what: c.what, got: `${r.status} ${code} ${String(r.body["message"] ?? JSON.stringify(r.body)).slice(0, 120)}` });
+          }
         }
       }
-    }
-    expect(problems).toEqual([]);
-    expect(work.calls).toEqual([]);
-    expect(await snapshot()).toBe(before);
+    });
   }, 120_000);
 
   it("refuses every bad query parameter with 400 and a code, and changes nothing", async () => {
-    const before = await snapshot();
-    const problems: Problem[] = [];
-    for (const { method, path, op } of operations()) {
-      const fixture = FIXTURES[op.operationId] as Fixture;
-      const listed = new Set([...(op["x-error-codes"] ?? []), ...(doc["x-error-codes"] ?? [])]);
-      for (const p of op.parameters ?? []) {
-        if (p.in !== "query") continue;
-        const s = p.schema;
-        // Percent-encoded as sent: a NUL, bytes that are not UTF-8, and an encoded lone surrogate.
-        const bad: string[] = ["", "%00", "caf%E9", "%ED%A0%80"];
-        const plain: string[] = [];
-        if (types(s).includes("integer")) {
-          plain.push("abc", "1.5", "1e3", "0x10", " 5", "-1", "9".repeat(400));
-          if (s.minimum !== undefined && s.minimum > 0) plain.push(String(s.minimum - 1));
-          if (s.maximum !== undefined) plain.push(String(s.maximum + 1));
-        } else {
-          if (s.enum) plain.push("NotAValue", String(s.enum[0]).toLowerCase());
-          plain.push("x".repeat((s.maxLength ?? 4096) + 1));
-        }
-        bad.push(...plain.map(encodeURIComponent));
-        for (const value of bad) {
-          const q = `?${p.name}=${value}`;
-          const r = await send({ method, path: urlOf(path, fixture, q), auth: fixture.auth?.() });
-          const code = String(r.body["code"]);
-          if (r.status !== 400 || !listed.has(code) || !String(r.body["message"]).includes(p.name)) {
-            problems.push({ op: op.operationId, what: `?${p.name}=${JSON.stringify(value.slice(0, 20))}`, got: `${r.status} ${code} ${String(r.body["message"]).slice(0, 120)}` });
+    await sweepChangingNothing(async (problems) => {
+      for (const { method, path, op } of operations()) {
+        const fixture = FIXTURES[op.operationId] as Fixture;
+        const listed = new Set([...(op["x-error-codes"] ?? []), ...(doc["x-error-codes"] ?? [])]);
+        for (const p of op.parameters ?? []) {
+          if (p.in !== "query") continue;
+          const s = p.schema;
+          // Percent-encoded as sent: a NUL, bytes that are not UTF-8, and an encoded lone surrogate.
+          const bad: string[] = ["", "%00", "caf%E9", "%ED%A0%80"];
+          const plain: string[] = [];
+          if (types(s).includes("integer")) {
+            plain.push("abc", "1.5", "1e3", "0x10", " 5", "-1", "9".repeat(400));
+            if (s.minimum !== undefined && s.minimum > 0) plain.push(String(s.minimum - 1));
+            if (s.maximum !== undefined) plain.push(String(s.maximum + 1));
+          } else {
+            if (s.enum) plain.push("NotAValue", String(s.enum[0]).toLowerCase());
+            plain.push("x".repeat((s.maxLength ?? 4096) + 1));
           }
+          bad.push(...plain.map(encodeURIComponent));
+          for (const value of bad) {
+            const q = `?${p.name}=${value}`;
+            const r = await send({ method, path: urlOf(path, fixture, q), auth: fixture.auth?.() });
+            const code = String(r.body["code"]);
+            if (r.status !== 400 || !listed.has(code) || !String(r.body["message"]).includes(p.name)) {
+              problems.push({ op: op.operationId, what: `?${p.name}=${JSON.stringify(value.slice(0, 20))}`, got: `${r.status} ${code} ${String(r.body["message"]).slice(0, 120)}` });
+            }
+          }
+          // Past Node's 16 KiB of URL and headers: refused before any route, still with a code.
+          const long = await send({ method, path: urlOf(path, fixture, `?${p.name}=${"x".repeat(20_000)}`), auth: fixture.auth?.() });
+          if (long.status !== 431 || long.body["code"] !== "Api.HeadersTooLarge") problems.push({ op: op.operationId, what: `?${p.name} of 20 000 characters`, got: `${long.status} ${String(long.body["code"])}` });
+          // The same parameter twice is ambiguous: which one was meant?
+          const twice = await send({ method, path: urlOf(path, fixture, `?${p.name}=1&${p.name}=2`), auth: fixture.auth?.() });
+          if (twice.status !== 400 || twice.body["code"] !== "Api.InvalidParameter") problems.push({ op: op.operationId, what: `?${p.name} twice`, got: `${twice.status} ${String(twice.body["code"])}` });
         }
-        // Past Node's 16 KiB of URL and headers: refused before any route, still with a code.
-        const long = await send({ method, path: urlOf(path, fixture, `?${p.name}=${"x".repeat(20_000)}`), auth: fixture.auth?.() });
-        if (long.status !== 431 || long.body["code"] !== "Api.HeadersTooLarge") problems.push({ op: op.operationId, what: `?${p.name} of 20 000 characters`, got: `${long.status} ${String(long.body["code"])}` });
-        // The same parameter twice is ambiguous: which one was meant?
-        const twice = await send({ method, path: urlOf(path, fixture, `?${p.name}=1&${p.name}=2`), auth: fixture.auth?.() });
-        if (twice.status !== 400 || twice.body["code"] !== "Api.InvalidParameter") problems.push({ op: op.operationId, what: `?${p.name} twice`, got: `${twice.status} ${String(twice.body["code"])}` });
       }
-    }
-    expect(problems).toEqual([]);
-    expect(work.calls).toEqual([]);
-    expect(await snapshot()).toBe(before);
+    });
   }, 120_000);
 
   it("answers odd path parameters with a 4xx code and changes nothing", async () => {
-    const before = await snapshot();
-    const problems: Problem[] = [];
-    for (const { method, path, op } of operations()) {
-      if (!path.includes("{")) continue;
-      // Percent-encoded as sent ("." and ".." segments never arrive: clients resolve them in the URL).
-      for (const value of ["%00", "caf%E9", "%ED%A0%80", "x".repeat(10_000), "..%2F..%2Fetc%2Fpasswd", "%25", "%20", "%"]) {
-        const url = path.replace(/\{(\w+)\}/g, () => value);
-        const fixture = FIXTURES[op.operationId] as Fixture;
-        const r = await send({ method, path: url, auth: fixture.auth?.(), ...(op.requestBody ? { body: JSON.stringify(fixture.body?.() ?? {}) } : {}) });
-        if (r.status < 400 || r.status >= 500 || typeof r.body["code"] !== "string") problems.push({ op: op.operationId, what: JSON.stringify(value.slice(0, 20)), got: `${r.status} ${JSON.stringify(r.body).slice(0, 120)}` });
+    await sweepChangingNothing(async (problems) => {
+      for (const { method, path, op } of operations()) {
+        if (!path.includes("{")) continue;
+        // Percent-encoded as sent ("." and ".." segments never arrive: clients resolve them in the URL).
+        for (const value of ["%00", "caf%E9", "%ED%A0%80", "x".repeat(10_000), "..%2F..%2Fetc%2Fpasswd", "%25", "%20", "%"]) {
+          const url = path.replace(/\{(\w+)\}/g, () => value);
+          const fixture = FIXTURES[op.operationId] as Fixture;
+          const r = await send({ method, path: url, auth: fixture.auth?.(), ...(op.requestBody ? { body: JSON.stringify(fixture.body?.() ?? {}) } : {}) });
+          if (r.status < 400 || r.status >= 500 || typeof r.body["code"] !== "string") problems.push({ op: op.operationId, what: JSON.stringify(value.slice(0, 20)), got: `${r.status} ${JSON.stringify(r.body).slice(0, 120)}` });
+        }
       }
-    }
-    expect(problems).toEqual([]);
-    expect(work.calls).toEqual([]);
-    expect(await snapshot()).toBe(before);
+    });
   }, 60_000);
 
   it("accepts each untouched body, so the refusals above were about the one bad value", async () => {

@@ -8,10 +8,10 @@ import type { ImageManifest } from "@hoist/protocol";
 import { createLocalProvider } from "@hoist/providers";
 import { silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
 import type { Database } from "./db/database";
 import { inventoryFixture } from "./db/db-suite";
-import { openPglite } from "./db/pglite";
-import { type RunningServer, startServer } from "./server";
+import type { RunningServer } from "./server";
 import { createActivationCode } from "./store/activation-codes";
 import { registerSource } from "./store/sources";
 
@@ -85,9 +85,8 @@ beforeAll(async () => {
   writeFileSync(join(consoleDir, "index.html"), "<!doctype html><title>Hoist</title>");
   writeFileSync(join(consoleDir, "app.js"), "console.log('hoist');");
   writeFileSync(join(base, "secret.txt"), "not for the web");
-  db = await openPglite();
   const provider = createLocalProvider({ home: join(base, "home"), imageStore: store, logger: silentLogger });
-  server = await startServer({ db, logger: silentLogger, port: 0, listen: "127.0.0.1", version: "test", apiKey: KEY, provider, consoleDir, events: { maxClients: 2, pollMs: 200, heartbeatMs: 300 } });
+  ({ db, server } = await startInProcessServer({ apiKey: KEY, provider, consoleDir, events: { maxClients: 2, pollMs: 200, heartbeatMs: 300 } }));
 }, 60_000);
 
 afterAll(async () => {

@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
 import type { Database } from "./db/database";
 import { inventoryFixture } from "./db/db-suite";
-import { openPglite } from "./db/pglite";
-import { type RunningServer, startServer } from "./server";
+import type { RunningServer } from "./server";
 
 const dir = mkdtempSync(join(tmpdir(), "hoist-hostile-"));
 const logFile = join(dir, "server.log");
@@ -37,8 +37,7 @@ async function tableCounts(): Promise<Record<string, number>> {
 const PAYLOADS = ["' OR '1'='1", "x'; DROP TABLE sources; --", "%", "_", "\\", "1; delete from replication_jobs", "Available' OR 1=1 --", "\u0000", "😀 ünïcode", "%27%20OR%201=1", "a".repeat(5000)];
 
 beforeAll(async () => {
-  db = await openPglite();
-  server = await startServer({ db, logger: createLogger({ file: logFile, console: null }), port: 0, listen: "127.0.0.1", version: "test", heartbeatSeconds: 1, offlineAfterSeconds: 60 });
+  ({ db, server } = await startInProcessServer({ logger: createLogger({ file: logFile, console: null }), heartbeatSeconds: 1, offlineAfterSeconds: 60 }));
   key = server.createdApiKey as string;
   handedOut.push(key);
   const code = (await call("POST", "/v1/activation-codes", { uses: 5 })).body["code"] as string;

@@ -1,11 +1,10 @@
 // The HTTP API against embedded PGlite: every invalid parameter is refused
 // with its status and code, and the OpenAPI document lists what answers.
-import { silentLogger } from "@hoist/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInProcessServer } from "../../../test/helpers/api-server";
 import type { Database } from "./db/database";
 import { inventoryFixture } from "./db/db-suite";
-import { openPglite } from "./db/pglite";
-import { type RunningServer, startServer } from "./server";
+import type { RunningServer } from "./server";
 
 let db: Database;
 let server: RunningServer;
@@ -30,8 +29,7 @@ async function register(code: string, name = "web-1") {
 }
 
 beforeAll(async () => {
-  db = await openPglite();
-  server = await startServer({ db, logger: silentLogger, port: 0, listen: "127.0.0.1", version: "test", heartbeatSeconds: 1, offlineAfterSeconds: 2, throttle: { freeFailures: 3, baseDelayMs: 300 } });
+  ({ db, server } = await startInProcessServer({ heartbeatSeconds: 1, offlineAfterSeconds: 2, throttle: { freeFailures: 3, baseDelayMs: 300 } }));
   key = server.createdApiKey as string;
 }, 60_000);
 afterAll(async () => {

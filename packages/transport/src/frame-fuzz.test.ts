@@ -6,18 +6,8 @@
 import { PassThrough } from "node:stream";
 import { DataHeaderSchema, MAX_FRAME_BYTES } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../../test/helpers/random";
 import { decodeFrame, encodeFrame, readFrame } from "./frame";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 20_070_707;
 const HEADER = { v: 1, jobId: "j-0123456789abcdef", token: "a".repeat(64), kind: "rsync", command: ["rsync", "--server", "--daemon", "."] };
@@ -40,7 +30,7 @@ function classify(buf: Buffer): Outcome {
 
 describe("frame decoder fuzz (seed 20070707)", () => {
   it("random byte strings and random lengths: 20,000 inputs", () => {
-    const rnd = mulberry32(SEED);
+    const rnd = seededRandom(SEED);
     const seen = new Set<Outcome>();
     for (let i = 0; i < 20_000; i++) {
       const len = Math.floor(rnd() * 96);
@@ -59,7 +49,7 @@ describe("frame decoder fuzz (seed 20070707)", () => {
   });
 
   it("valid data headers mutated: 20,000 flips, cuts and splices", () => {
-    const rnd = mulberry32(SEED + 1);
+    const rnd = seededRandom(SEED + 1);
     const valid = encodeFrame(HEADER);
     const counts: Record<Outcome, number> = { object: 0, more: 0, refused: 0 };
     for (let i = 0; i < 20_000; i++) {
@@ -84,7 +74,7 @@ describe("frame decoder fuzz (seed 20070707)", () => {
   });
 
   it("a frame followed by stream bytes, split at random points, always reads back the same: 2,000 streams", async () => {
-    const rnd = mulberry32(SEED + 2);
+    const rnd = seededRandom(SEED + 2);
     for (let i = 0; i < 2_000; i++) {
       const tail = Buffer.from(`@RSYNCD: 32.0 ${i}\n`);
       const bytes = Buffer.concat([encodeFrame({ ...HEADER, n: i }), tail]);
@@ -104,7 +94,7 @@ describe("frame decoder fuzz (seed 20070707)", () => {
   });
 
   it("a stream that announces more than the limit is refused before the body arrives", async () => {
-    const rnd = mulberry32(SEED + 3);
+    const rnd = seededRandom(SEED + 3);
     for (let i = 0; i < 200; i++) {
       const stream = new PassThrough();
       const pending = readFrame(stream, { timeoutMs: 2000 });

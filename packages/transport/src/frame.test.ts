@@ -2,16 +2,8 @@ import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { MAX_FRAME_BYTES } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../../test/helpers/errors";
 import { decodeFrame, encodeFrame, readFrame } from "./frame";
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-}
 
 describe("frame codec", () => {
   it("round-trips an object and keeps the bytes that follow", () => {

@@ -1,15 +1,6 @@
-import { isHoistError } from "@hoist/protocol";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../../../../test/helpers/errors";
 import { createRequest, dataDiskFlag, destinationInstanceFlag, modifyRequest, numberFlag, tagFlag, timeFlag, wholeNumberFlag } from "./job-flags";
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return isHoistError(e) ? e.code : `not a HoistError: ${String(e)}`;
-  }
-  return "no error";
-}
 
 describe("hoist jobs flag syntax", () => {
   it("data disks: index:size:/path, size optional, repeatable, the path taken whole", () => {

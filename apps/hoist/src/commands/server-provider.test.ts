@@ -5,6 +5,7 @@ import { HoistError } from "@hoist/protocol";
 import { createLogger } from "@hoist/runtime";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
+import { codeOf } from "../../../../test/helpers/errors";
 import { addServerProviderOptions, defaultRegion, type ServerProviderFlags, serverProvider } from "./server-provider";
 
 const dir = mkdtempSync(join(tmpdir(), "hoist-server-provider-"));
@@ -27,15 +28,6 @@ function logger() {
   };
   const log = createLogger({ console: sink as unknown as NodeJS.WritableStream, consoleLevel: "debug" });
   return { log, output: () => out };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof HoistError ? e.code : `not a HoistError: ${String(e)}`;
-  }
-  return "no error";
 }
 
 const alibaba = (extra: Partial<ServerProviderFlags> = {}): ServerProviderFlags => ({ provider: "alibaba", credentialsFile: goodFile, receiverBundleUrl: "https://bundles.example.invalid/hoist.mjs", ...extra });

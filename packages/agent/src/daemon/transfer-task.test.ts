@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { codeOf } from "../../../../test/helpers/errors";
 import { DEFAULT_LINUX_EXCLUDES } from "../workdir";
 import { transferExcludes } from "./transfer-task";
 
@@ -45,14 +46,6 @@ describe("transfer task excludes", () => {
   });
 
   it("refuses a disk that is not a target disk, a relative source path and '..'", () => {
-    const codeOf = (f: () => unknown) => {
-      try {
-        f();
-        return "none";
-      } catch (e) {
-        return (e as { code?: string }).code;
-      }
-    };
     expect(codeOf(() => transferExcludes({ disks: [disk("disk17", "/data")] }, { sourceRoot: root, stateDir }))).toBe("AgentTask.InvalidDisk");
     expect(codeOf(() => transferExcludes({ disks: [disk("disk1", "data")] }, { sourceRoot: root, stateDir }))).toBe("AgentTask.InvalidDisk");
     expect(codeOf(() => transferExcludes({ disks: [disk("disk1", "/data/../etc")] }, { sourceRoot: root, stateDir }))).toBe("AgentTask.InvalidDisk");

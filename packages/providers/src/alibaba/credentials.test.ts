@@ -2,19 +2,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { codeOf } from "../../../../test/helpers/errors";
 import { resolveCredentials } from "./credentials";
 
 const dir = mkdtempSync(join(tmpdir(), "hoist-creds-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-    return "no error";
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 
 describe("Alibaba Cloud credentials", () => {
   it("takes the configuration first, then the environment, then the file", () => {

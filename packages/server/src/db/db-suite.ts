@@ -4,6 +4,8 @@
 // second connection to the same one (a second replica).
 import { type SourceInventory, isHoistError } from "@hoist/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { codeOfAsync } from "../../../../test/helpers/errors";
+import { debianInventory } from "../../../../test/helpers/inventory";
 import { createActivationCode, listActivationCodes, redeemActivationCode } from "../store/activation-codes";
 import { ensureAdminKey, findApiKey } from "../store/api-keys";
 import { deleteSource, getSource, listSources, markOfflineSources, recordHeartbeat, registerSource, setSourceState } from "../store/sources";
@@ -19,34 +21,7 @@ export interface DbSuiteOptions {
 }
 
 export function inventoryFixture(hostname = "web-1"): SourceInventory {
-  return {
-    sourceRoot: "/",
-    collectedAt: new Date().toISOString(),
-    hostname,
-    arch: "x86_64",
-    os: { id: "debian", versionId: "12", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [] },
-    bootMode: "bios",
-    canBoot: { bios: true, uefi: false },
-    bootloader: { kind: "grub2", version: null },
-    kernels: [],
-    network: "ifupdown",
-    disks: [],
-    mounts: [],
-    systemDiskBytes: 10 * 2 ** 30,
-    usedBytes: 2 * 2 ** 30,
-    paths: [],
-    lvm: false,
-    selinux: "absent",
-  };
-}
-
-async function codeOf(fn: () => Promise<unknown>): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    return isHoistError(e) ? e.code : `not a HoistError: ${String(e)}`;
-  }
-  return "no error";
+  return debianInventory({ collectedAt: new Date().toISOString(), hostname, bootloader: { kind: "grub2", version: null } });
 }
 
 export function runDbTests({ name, newDb, sameDb }: DbSuiteOptions): void {
@@ -111,11 +86,11 @@ export function runDbTests({ name, newDb, sameDb }: DbSuiteOptions): void {
       expect(new Date(made.expiresAt).getTime() - Date.now()).toBeGreaterThan(23 * 3600_000);
       expect(await redeemActivationCode(db, made.code)).toBe(made.codeId);
       expect(await redeemActivationCode(db, made.code)).toBe(made.codeId);
-      expect(await codeOf(() => redeemActivationCode(db, made.code))).toBe("ActivationCode.UsedUp");
-      expect(await codeOf(() => redeemActivationCode(db, "hac_nothing"))).toBe("ActivationCode.Invalid");
+      expect(await codeOfAsync(() => redeemActivationCode(db, made.code))).toBe("ActivationCode.UsedUp");
+      expect(await codeOfAsync(() => redeemActivationCode(db, "hac_nothing"))).toBe("ActivationCode.Invalid");
       const old = await createActivationCode(db, { uses: 5, validityDays: 1, description: "" });
       await db.query("update activation_codes set expires_at = now() - interval '1 second' where code_id = $1", [old.codeId]);
-      expect(await codeOf(() => redeemActivationCode(db, old.code))).toBe("ActivationCode.Expired");
+      expect(await codeOfAsync(() => redeemActivationCode(db, old.code))).toBe("ActivationCode.Expired");
       const listed = await listActivationCodes(db);
       expect(listed.map((c) => [c.codeId, c.usesLeft, c.expired])).toEqual(
         expect.arrayContaining([
@@ -188,9 +163,9 @@ export function runDbTests({ name, newDb, sameDb }: DbSuiteOptions): void {
       expect(deleted.state).toBe("Deleting");
       expect(await getSource(db, a.source.sourceId)).toBeNull();
       expect(await recordHeartbeat(db, a.agentToken)).toBeNull();
-      expect(await codeOf(() => deleteSource(db, a.source.sourceId))).toBe("SourceServer.NotFound");
+      expect(await codeOfAsync(() => deleteSource(db, a.source.sourceId))).toBe("SourceServer.NotFound");
       await setSourceState(db, b.source.sourceId, "InUse");
-      expect(await codeOf(() => deleteSource(db, b.source.sourceId))).toBe("SourceServerState.Invalid");
+      expect(await codeOfAsync(() => deleteSource(db, b.source.sourceId))).toBe("SourceServerState.Invalid");
       expect((await getSource(db, b.source.sourceId))?.state).toBe("InUse");
     });
   });

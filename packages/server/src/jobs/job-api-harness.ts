@@ -7,10 +7,10 @@
 // started when a test asks for it, has the local provider's targets (images only).
 import { type BusinessStatus, HoistError, type JobStatus, type SourceInventory, TARGET_TYPES } from "@hoist/protocol";
 import { createLocalProvider } from "@hoist/providers";
-import { silentLogger } from "@hoist/runtime";
+import { startInProcessServer } from "../../../../test/helpers/api-server";
 import type { Database } from "../db/database";
 import { inventoryFixture } from "../db/db-suite";
-import { type RunningServer, startServer } from "../server";
+import type { RunningServer } from "../server";
 import { createActivationCode } from "../store/activation-codes";
 import { registerSource } from "../store/sources";
 import { finishRelease } from "./release";
@@ -86,7 +86,7 @@ async function replica(db: Database, targets: JobTargets): Promise<Replica> {
   const work = new RecordingWork(db);
   // Heartbeats every second make the sweep run every second; sources are
   // registered with a long heartbeat of their own, so none goes offline.
-  const server = await startServer({ db, logger: silentLogger, port: 0, listen: "127.0.0.1", version: "test", apiKey: API_KEY, heartbeatSeconds: 1, offlineAfterSeconds: 86_400, regionId: REGION, work, targets });
+  const { server } = await startInProcessServer({ db, apiKey: API_KEY, heartbeatSeconds: 1, offlineAfterSeconds: 86_400, regionId: REGION, work, targets });
   return {
     server,
     work,

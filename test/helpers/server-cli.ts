@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { expect } from "vitest";
 
 export const HOIST = join(import.meta.dirname, "../../apps/hoist/bin/hoist");
 
@@ -66,6 +67,50 @@ export async function startHoistServer(args: string[], env: NodeJS.ProcessEnv = 
   return Object.assign(s, { url: ready.url, apiKey: keyLine?.slice("Admin API key (shown once): ".length) });
 }
 
+/** The server's API as a test calls it: method, path and JSON body; the status and parsed body it answered. */
+export type ApiCall = <T>(method: string, path: string, body?: unknown) => Promise<ApiReply<T>>;
+
+/**
+ * Creates a one-use activation code through `api` and starts `hoist agent` with it to import
+ * `root` into the server at `url` (`args` after the agent's own). Returns the agent as soon as it
+ * runs, for the test to keep and stop whatever happens next, and the code it was given.
+ */
+export async function startAgent(api: ApiCall, url: string, root: string, stateDir: string, options: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<{ agent: Spawned; code: string }> {
+  const code = await api<{ code: string }>("POST", "/v1/activation-codes", { uses: 1, validityDays: 1 });
+  expect(code.status, JSON.stringify(code.body)).toBe(201);
+  const agent = spawnHoist(["agent", "--server", url, "--source-root", root, "--activation-code", code.body.code, "--state-dir", stateDir, ...(options.args ?? [])], options.env);
+  return { agent, code: code.body.code };
+}
+
+/** A `hoist server`, the admin key it printed, and a source imported into it by one `hoist agent`. */
+export interface ServerWithSource {
+  server: StartedServer;
+  apiKey: string;
+  agent: Spawned;
+  sourceId: string;
+}
+
+/**
+ * Starts `hoist server` with `args` and imports `root` into it with `hoist agent`, as the job
+ * tests begin. When the import fails, the agent and the server are killed before the error is thrown.
+ */
+export async function startServerWithSource(args: string[], env: NodeJS.ProcessEnv, root: string, stateDir: string): Promise<ServerWithSource> {
+  const server = await startHoistServer(args, env);
+  const apiKey = server.apiKey as string;
+  let agent: Spawned | undefined;
+  try {
+    const { call } = serverApi(
+      () => server,
+      () => apiKey,
+    );
+    ({ agent } = await startAgent(call, server.url, root, stateDir));
+    return { server, apiKey, agent, sourceId: await importedSourceId(agent) };
+  } catch (e) {
+    await killAll(agent, server);
+    throw e;
+  }
+}
+
 /** Waits for `hoist agent`'s "Import Source Server [s-…] Successfully!" line and returns the source id in it. */
 export async function importedSourceId(agent: Spawned, ms = 120_000): Promise<string> {
   const line = await agent.waitFor(/^Import Source Server \[s-[0-9a-z]+\] Successfully!$/, ms);
@@ -76,6 +121,11 @@ export async function stop(s: Spawned | undefined, signal: NodeJS.Signals = "SIG
   if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
   s.child.kill(signal);
   await s.exited;
+}
+
+/** SIGKILLs each of `spawned` that still runs, one after the other: what a test's afterAll does with its server and agents. */
+export async function killAll(...spawned: (Spawned | undefined)[]): Promise<void> {
+  for (const s of spawned) await stop(s, "SIGKILL");
 }
 
 /** Runs a short hoist command to completion. */
