@@ -3,15 +3,13 @@ import { defineConfig } from "vitest/config";
 // Unit tests sit beside the code. End-to-end tests drive the built `hoist`
 // executable against real rsync, loop devices, GRUB and QEMU, with long
 // timeouts, in two lanes that scripts/e2e-lanes.mjs runs side by side, each
-// one file at a time: `e2e-boot` holds the files that keep the CPU busy (QEMU
-// boots under emulation, copies of the whole Debian fixture), `e2e` the rest,
-// which mostly wait on rate-limited links, timers and servers.
+// one file at a time: `e2e-boot` holds the files that boot images under QEMU
+// (emulation keeps the CPU busy), `e2e` the rest, which wait much of their
+// time on rate-limited links, timers and servers.
 const BOOT_LANE = [
   "test/e2e/migrate-debian.test.ts",
-  "test/e2e/boot-bios.test.ts",
   "test/e2e/boot-uefi.test.ts",
   "test/e2e/boot-lvm.test.ts",
-  "test/e2e/block-migrate.test.ts",
   "test/e2e/block-lvm-snapshot.test.ts",
   "test/e2e/server-jobs-replicas.test.ts",
   "test/e2e/alibaba-migrate.test.ts",
