@@ -1,7 +1,8 @@
 // Loop devices and mounts. This kernel shows no partition nodes for a loop
 // device, so each partition is attached on its own (offset + sizelimit), and
 // we only ever detach devices we attached ourselves.
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { HoistError } from "@hoist/protocol";
 import { run } from "@hoist/runtime";
 
@@ -42,8 +43,20 @@ export async function loopInfo(device: string): Promise<LoopInfo | null> {
   }
 }
 
+/** Whether a loop device still has a backing file (sysfs shows it until the kernel lets it go). */
+function loopBound(device: string): boolean {
+  return existsSync(`/sys/block/${basename(device)}/loop/backing_file`);
+}
+
+/**
+ * Detaches a loop device and waits (at most 15 s) until the kernel has let it go. A device that
+ * something holds open at that moment (a blkid or udev probe of every block device, say) is only
+ * marked to clear itself when the holder closes it; returning before then would leave the disk
+ * file attached for whoever looks next.
+ */
 export async function detachLoop(device: string): Promise<void> {
   await run("losetup", ["-d", device], { code: "Disk.LoopDetachFailed", okExitCodes: [0, 1] });
+  for (let waited = 0; waited < 15_000 && loopBound(device); waited += 100) await new Promise((res) => setTimeout(res, 100));
 }
 
 export async function isMounted(dir: string): Promise<boolean> {
