@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type-check, unit tests and the end-to-end tests
 # against real rsync, loop devices, GRUB and QEMU. Needs root.
-#   scripts/test.sh           everything (about 30 minutes on 2 cores without KVM)
-#   scripts/test.sh --quick   lint, type-check and unit tests (a few minutes)
+#   scripts/test.sh           everything (20–25 minutes on 2 cores without KVM)
+#   scripts/test.sh --quick   lint, type-check and unit tests (2–3 minutes)
 # Prints how long each part took and the total at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,11 @@ times=()
 step() {
   local name=$1
   shift
-  local t0
+  local t0 rc=0
   t0=$(date +%s)
-  "$@"
-  times+=("$(printf '%-12s %4d s' "$name" $(($(date +%s) - t0)))")
+  "$@" || rc=$?
+  times+=("$(printf '%-12s %4d s%s' "$name" $(($(date +%s) - t0)) "$([ "$rc" -eq 0 ] || echo " (failed)")")")
+  return "$rc"
 }
 report() {
   local rc=$?
