@@ -4,23 +4,20 @@
 // the same disks, conversion writes fstab by UUID and GRUB, the image cannot
 // be made twice under one name, and the static check finds nothing critical.
 // The boot of such an image (BIOS, two data disks) is migrate-debian's.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkImage, collectInventory, createDiskBackend, createImage, makePlan, readManifest } from "@hoist/images";
+import { checkImage, collectInventory, createImage, makePlan, readManifest } from "@hoist/images";
 import type { TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { imageWorkspace } from "../helpers/image-workspace";
 import { smallLinuxRoot } from "../helpers/small-linux";
 
 const GiB = 1024 ** 3;
 
 describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
-  const work = mkdtempSync(join(tmpdir(), "hoist-boot-bios-"));
-  const jobDir = join(work, "job");
-  const store = join(work, "images");
-  const backend = createDiskBackend();
   let plan: TargetPlan;
+  const { work, jobDir, store, backend } = imageWorkspace("hoist-boot-bios-", () => plan);
 
   beforeAll(() => {
     for (const [dir, files] of [
@@ -33,11 +30,6 @@ describe("BIOS image from a Debian tree, shrunk, with two data disks", () => {
         writeFileSync(p, body);
       }
     }
-  });
-
-  afterAll(async () => {
-    if (plan) await backend.release({ jobDir, plan }, silentLogger).catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
   });
 
   it("plans, prepares, copies, converts, images and checks", async () => {

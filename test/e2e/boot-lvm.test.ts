@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianFixture, writableDebianSource } from "../helpers/debian-fixture";
 import { localMigration, writeUserConfig } from "../helpers/local-migration";
 import { debianUserConfig } from "../helpers/user-config";
+import { withMountedFile } from "../helpers/mounts";
 import { compareTrees } from "../helpers/tree";
 
 const { base, env, hoist } = localMigration("hoist-boot-lvm-");
@@ -84,18 +85,7 @@ function imageCheck(name: string): { status: number | null; findings: Finding[];
 
 /** Mounts one filesystem of a raw disk read-write at [offset, offset+size), runs `edit` on it and unmounts. */
 function editFs(raw: string, offset: number, size: number, edit: (mnt: string) => void): void {
-  const dev = attach(raw, offset, size, false);
-  const mnt = mkdtempSync(join(base, "edit-"));
-  try {
-    execFileSync("mount", [dev, mnt]);
-    try {
-      edit(mnt);
-    } finally {
-      execFileSync("umount", [mnt]);
-    }
-  } finally {
-    detach(dev);
-  }
+  withMountedFile(raw, mkdtempSync(join(base, "edit-")), edit, { offset, size });
 }
 
 beforeAll(async () => {

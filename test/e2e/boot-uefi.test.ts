@@ -1,26 +1,18 @@
 // The same Debian 12 source as a UEFI/GPT image (ESP + separate /boot + root)
 // with two data disks, booted with OVMF: GRUB EFI at the removable path must
 // start the system to multi-user with every filesystem mounted.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkImage, collectInventory, createDiskBackend, createImage, makePlan, readJobState, verifyImage } from "@hoist/images";
+import { checkImage, collectInventory, createImage, makePlan, readJobState, verifyImage } from "@hoist/images";
 import type { ConversionReport, TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { debianFixture } from "../helpers/debian-fixture";
+import { imageWorkspace } from "../helpers/image-workspace";
 
 describe("UEFI image from a Debian tree with two data disks", () => {
-  const work = mkdtempSync(join(tmpdir(), "hoist-boot-uefi-"));
-  const jobDir = join(work, "job");
-  const store = join(work, "images");
-  const backend = createDiskBackend();
   let plan: TargetPlan | undefined;
-
-  afterAll(async () => {
-    if (plan) await backend.release({ jobDir, plan }, silentLogger).catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
-  });
+  const { work, jobDir, store, backend } = imageWorkspace("hoist-boot-uefi-", () => plan);
 
   it("boots with OVMF to multi-user with /boot, /boot/efi and both data disks mounted", async () => {
     for (const [dir, file, body] of [

@@ -4,9 +4,10 @@
 // equal to the source. The suite runs a few trials of each with a fixed seed;
 // bench/soak.sh runs them by the hundred. HOIST_FAULT_SEED picks another seed
 // (a failed run prints its own) and HOIST_FAULT_TRIALS another count.
-import { mkdtempSync, rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, runTrial, setUpBench, type TrialResult, tearDownBench } from "../helpers/fault-trials";
+import { mkdtempSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { useFaultBench } from "../helpers/fault-bench";
+import { type Bench, runTrial, type TrialResult } from "../helpers/fault-trials";
 import { seededRandom } from "../helpers/random";
 
 const TRIALS = Number(process.env.HOIST_FAULT_TRIALS ?? 5);
@@ -14,14 +15,9 @@ const seed = Number(process.env.HOIST_FAULT_SEED ?? 20_261_206);
 const base = mkdtempSync("/var/tmp/hoist-faults-kill-");
 let bench: Bench;
 
-beforeAll(async () => {
-  console.log(`faults-kill seed ${seed} (HOIST_FAULT_SEED=${seed} replays it)`);
-  bench = await setUpBench(base, 4);
-});
-
-afterAll(async () => {
-  await tearDownBench(bench);
-  rmSync(base, { recursive: true, force: true });
+console.log(`faults-kill seed ${seed} (HOIST_FAULT_SEED=${seed} replays it)`);
+useFaultBench(base, 4, (b) => {
+  bench = b;
 });
 
 function summary(results: TrialResult[]): string {

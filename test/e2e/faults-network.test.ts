@@ -3,11 +3,12 @@
 // drops 5% of its packets with 100 ms added each way. Each ends in a target
 // equal to the source; an interrupted run must say why with a retryable code.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, setUpBench, tearDownBench } from "../helpers/fault-trials";
+import { describe, expect, it } from "vitest";
+import { useFaultBench } from "../helpers/fault-bench";
+import type { Bench } from "../helpers/fault-trials";
 import { agentResult, bundleScript, newJob, releaseJob, startAgentOn, transferOptions, until } from "../helpers/hoist-hosts";
 import { linkCounters } from "../helpers/netns";
 import { compareTrees } from "../helpers/tree";
@@ -15,13 +16,8 @@ import { compareTrees } from "../helpers/tree";
 const base = mkdtempSync("/var/tmp/hoist-faults-network-");
 let bench: Bench;
 
-beforeAll(async () => {
-  bench = await setUpBench(base, 6);
-});
-
-afterAll(async () => {
-  await tearDownBench(bench);
-  rmSync(base, { recursive: true, force: true });
+useFaultBench(base, 6, (b) => {
+  bench = b;
 });
 
 /** Bytes under the target, partial files included. */

@@ -20,6 +20,7 @@ import { openPglite } from "@hoist/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseEverythingUnder } from "../helpers/cleanup";
 import { seededRandom } from "../helpers/random";
+import { withMountedFile } from "../helpers/mounts";
 import { smallLinuxRoot } from "../helpers/small-linux";
 import { buildFidelityTree, compareTrees } from "../helpers/tree";
 import { HOIST, hoist, importedSourceId, type Job, serverApi, type Spawned, spawnHoist, startAgent, type StartedServer, startHoistServer, stop, until } from "../helpers/server-cli";
@@ -120,18 +121,7 @@ function imageDifferences(imageName: string, sourceRoot: string): string[] {
       const part = pick === "first" ? parts[0] : [...parts].sort((a, b) => b.size - a.size)[0];
       if (!part) return [`${raw}: no partition`];
       const sector = table.partitiontable.sectorsize ?? 512;
-      const dev = sh("losetup", ["--find", "--show", "--read-only", "--offset", String(part.start * sector), "--sizelimit", String(part.size * sector), raw]).trim();
-      const mnt = mkdtempSync(join(out, "mnt-"));
-      try {
-        sh("mount", ["-o", "ro", dev, mnt]);
-        try {
-          return body(mnt);
-        } finally {
-          sh("umount", [mnt]);
-        }
-      } finally {
-        sh("losetup", ["-d", dev]);
-      }
+      return withMountedFile(raw, mkdtempSync(join(out, "mnt-")), body, { offset: part.start * sector, size: part.size * sector, readOnly: true });
     };
     // The data disk: the folder exactly, lost+found's contents excluded (the default excludes).
     const data = mountDisk(join(out, "img-disk1.raw"), "first", (mnt) => compareTrees(join(sourceRoot, DATA), mnt, { excludedContents: ["lost+found"] }).map((d) => `disk1: ${d}`));

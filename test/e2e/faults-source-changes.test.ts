@@ -5,21 +5,17 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Bench, setUpBench, tearDownBench } from "../helpers/fault-trials";
+import { describe, expect, it } from "vitest";
+import { useFaultBench } from "../helpers/fault-bench";
+import type { Bench } from "../helpers/fault-trials";
 import { agentResult, newJob, releaseJob, startAgentOn, transferOptions, until } from "../helpers/hoist-hosts";
 import { compareTrees } from "../helpers/tree";
 
 const base = mkdtempSync("/var/tmp/hoist-faults-source-");
 let bench: Bench;
 
-beforeAll(async () => {
-  bench = await setUpBench(base, 8);
-});
-
-afterAll(async () => {
-  await tearDownBench(bench);
-  rmSync(base, { recursive: true, force: true });
+useFaultBench(base, 8, (b) => {
+  bench = b;
 });
 
 describe("a source that changes during the copy", () => {

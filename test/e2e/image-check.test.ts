@@ -3,23 +3,20 @@
 // there, grub.cfg naming a kernel that is not there, an initramfs without
 // virtio drivers, no DHCP configuration.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkImage, collectInventory, createDiskBackend, createImage, exportImage, listImages, makePlan, readManifest } from "@hoist/images";
+import { checkImage, collectInventory, createImage, exportImage, listImages, makePlan, readManifest } from "@hoist/images";
 import type { ConversionReport, SourceInventory, TargetPlan } from "@hoist/protocol";
 import { run, silentLogger } from "@hoist/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { imageWorkspace } from "../helpers/image-workspace";
 import { smallLinuxRoot } from "../helpers/small-linux";
 
 const HOIST = join(import.meta.dirname, "../../apps/hoist/bin/hoist");
 
 describe("hoist image check", () => {
-  const work = mkdtempSync(join(tmpdir(), "hoist-image-check-"));
-  const jobDir = join(work, "job");
-  const store = join(work, "images");
-  const backend = createDiskBackend();
   let plan: TargetPlan | undefined;
+  const { work, jobDir, store, backend } = imageWorkspace("hoist-image-check-", () => plan);
   let inventory: SourceInventory;
 
   beforeAll(async () => {
@@ -35,11 +32,6 @@ describe("hoist image check", () => {
     await run("rsync", ["-aHAXS", "--numeric-ids", `${join(work, "src/data")}/`, `${disks[1]?.mountPath}/`]);
     const report = (await backend.convert(job, inventory, silentLogger)) as ConversionReport;
     await createImage(store, "good", await backend.detach(job, silentLogger), { plan, inventory, conversion: report });
-  });
-
-  afterAll(async () => {
-    if (plan) await backend.release({ jobDir, plan }, silentLogger).catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
   });
 
   /** A copy of the good image with its system root filesystem edited. */

@@ -4,11 +4,11 @@
 // killed when it powers off, when the console says it is done, or at a
 // deadline, whichever comes first.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { debianExt4Image } from "./debian-fixture";
+import { withMountedFile } from "./mounts";
 
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
 /** The kernel and initramfs of a Debian root (its /boot), newest first. */
 export function kernelOf(root: string): { kernel: string; initrd: string } {
@@ -27,18 +27,7 @@ export function kernelOf(root: string): { kernel: string; initrd: string } {
  */
 export async function debianGuestRoot(file: string, gib: number, mountDir: string, edit: (mnt: string) => void): Promise<void> {
   await debianExt4Image(file, gib, "guest-root");
-  const dev = sh("losetup", ["--find", "--show", file]).trim();
-  try {
-    mkdirSync(mountDir, { recursive: true });
-    sh("mount", [dev, mountDir]);
-    try {
-      edit(mountDir);
-    } finally {
-      sh("umount", [mountDir]);
-    }
-  } finally {
-    execFileSync("losetup", ["-d", dev]);
-  }
+  withMountedFile(file, mountDir, edit);
 }
 
 export interface GuestDisk {
