@@ -54,7 +54,7 @@ const OPTIONS: readonly [flags: string, description: string][] = [
   ["--abort", "stop a hoist migrate running in this working folder; run again later to resume"],
   ["--verbose", "print more progress lines and every step"],
   ["--progressfile <file>", "keep the stage (line 1) and percent done (line 2) in this file"],
-  ["--nocheckversion", "do not check whether a newer Hoist release exists"],
+  ["--nocheckversion", "accepted as go2aliyun_client takes it; hoist never checks for a newer release, so it changes nothing"],
   ["--noenterkey", "do not wait for the Enter key before exiting"],
   ["--workdir <dir>", "folder with user_config.json, Excludes/, client_data and Logs/ (default: the current folder)"],
   ["--source-root <dir>", "migrate the Linux tree in this folder instead of the running system (default: /)"],
