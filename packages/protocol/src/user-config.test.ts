@@ -41,6 +41,15 @@ describe("validateUserConfig", () => {
     expect(r.config?.region_id).toBe("local");
   });
 
+  it("says so when region_id is left empty or as the template's placeholder, and migrates locally", () => {
+    for (const region_id of ["", "region"]) {
+      const r = validateUserConfig({ ...base, region_id });
+      expect(r.config?.region_id).toBe("local");
+      expect(r.warnings).toEqual([expect.stringContaining('this host\'s image store (region_id "local")')]);
+    }
+    expect(validateUserConfig({ ...base, region_id: "local" }).warnings).toEqual([]);
+  });
+
   describe("image_name", () => {
     it.each([
       ["empty", ""],

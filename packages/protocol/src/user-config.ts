@@ -292,7 +292,12 @@ export function validateUserConfig(raw: unknown): UserConfigResult {
   let region = str(c, "Config.InvalidRegionId", "region_id", get("region_id", REGION_PLACEHOLDER));
   if (region !== undefined) {
     region = region.trim();
-    if (region === "" || region === REGION_PLACEHOLDER) region = LOCAL_REGION;
+    if (region === "" || region === REGION_PLACEHOLDER) {
+      // The seed's template ships region_id as a placeholder to fill in; left so, the migration stays on this host, and says so.
+      if (input.region_id !== undefined && input.region_id !== null)
+        warnings.push(`region_id is ${region === "" ? "empty" : `"${REGION_PLACEHOLDER}"`}, so the migration goes to this host's image store (region_id "${LOCAL_REGION}"); give a region ID such as "cn-hangzhou" to migrate into Alibaba Cloud`);
+      region = LOCAL_REGION;
+    }
     if (region !== LOCAL_REGION && !REGION_RE.test(region)) {
       c.add("Config.InvalidRegionId", "region_id", input.region_id, `"${LOCAL_REGION}" (this host, the default) or a region ID such as "cn-hangzhou"`);
       region = undefined;
