@@ -59,6 +59,12 @@ describe("inventory of a root tree", () => {
     mkdirSync(join(work, "biosonly/usr/lib/grub/i386-pc"), { recursive: true });
     writeFileSync(join(work, "biosonly/etc/os-release"), "ID=debian\n");
     await expect(collectInventory(join(work, "biosonly"), { bootMode: "uefi" })).rejects.toMatchObject({ code: "Inventory.BootModeUnsupported" });
+    // A data disk's src_path that is not there is named as such, not as a measurement that failed.
+    const missing = join(work, "biosonly/mnt/disk9");
+    await expect(collectInventory(join(work, "biosonly"), { bootMode: "bios", paths: [missing] })).rejects.toMatchObject({
+      code: "Inventory.SourcePathMissing",
+      message: expect.stringContaining(`${missing} (its src_path) does not exist`),
+    });
   });
 
   it("parses os-release quoting", () => {

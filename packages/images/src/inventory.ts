@@ -53,6 +53,16 @@ export async function usedBytesOf(path: string): Promise<number> {
   return n;
 }
 
+/** Used bytes of a data disk's source folder, refusing one that is not there by name (not as a failed measurement). */
+async function dataFolderBytes(path: string): Promise<{ path: string; usedBytes: number }> {
+  if (!existsSync(path)) {
+    throw new HoistError("Inventory.SourcePathMissing", `The data disk's source folder ${path} (its src_path) does not exist on the source.`, {
+      fix: "Correct src_path in user_config.json (or --datadisks / the job's DataDisks), or create the folder on the source.",
+    });
+  }
+  return { path, usedBytes: await usedBytesOf(path) };
+}
+
 async function readKernels(root: string, skipInitramfs: boolean): Promise<SourceKernel[]> {
   const boot = join(root, "boot");
   if (!existsSync(boot)) return [];
@@ -122,7 +132,7 @@ async function treeInventory(root: string, opts: InventoryOptions, measureTree =
   const fsSize = fsStat.blocks * fsStat.bsize;
   // The running machine's mounts are sized by the filesystem (df); walking all of "/" would take minutes.
   const used = measureTree ? await usedBytesOf(root) : (fsStat.blocks - fsStat.bfree) * fsStat.bsize;
-  const paths = await Promise.all((opts.paths ?? []).map(async (p) => ({ path: p, usedBytes: await usedBytesOf(p) })));
+  const paths = await Promise.all((opts.paths ?? []).map(dataFolderBytes));
   const mounts: SourceMount[] = [{ mountPoint: "/", device: root, fs: "unknown", sizeBytes: fsSize, usedBytes: used }];
   return SourceInventorySchema.parse({
     sourceRoot: root,
@@ -206,7 +216,7 @@ async function liveInventory(opts: InventoryOptions): Promise<SourceInventory> {
   const rootDisk = disks.find((d) => d.partitions.some((p) => p.mountPoint === "/")) ?? disks[0];
   const rootDiskMounts = new Set((rootDisk?.partitions ?? []).map((p) => p.mountPoint).filter((m): m is string => m !== null));
   const usedOnSystemDisk = mounts.filter((m) => rootDiskMounts.has(m.mountPoint)).reduce((sum, m) => sum + m.usedBytes, 0);
-  const paths = await Promise.all((opts.paths ?? []).map(async (p) => ({ path: p, usedBytes: await usedBytesOf(p) })));
+  const paths = await Promise.all((opts.paths ?? []).map(dataFolderBytes));
   return SourceInventorySchema.parse({
     ...tree,
     bootMode: booted,
