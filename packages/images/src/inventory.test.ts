@@ -55,6 +55,10 @@ describe("inventory of a root tree", () => {
     await expect(collectInventory(join(work, "nothing-here"))).rejects.toMatchObject({ code: "Inventory.SourceMissing" });
     mkdirSync(join(work, "empty"));
     await expect(collectInventory(join(work, "empty"))).rejects.toMatchObject({ code: "Inventory.NotARootTree" });
+    // A tree without any GRUB is told so, not that it lacks the UEFI one.
+    mkdirSync(join(work, "nogrub/etc"), { recursive: true });
+    writeFileSync(join(work, "nogrub/etc/os-release"), "ID=debian\n");
+    await expect(collectInventory(join(work, "nogrub"))).rejects.toMatchObject({ code: "Inventory.NoGrub", message: expect.stringContaining("no GRUB at all") });
     mkdirSync(join(work, "biosonly/etc"), { recursive: true });
     mkdirSync(join(work, "biosonly/usr/lib/grub/i386-pc"), { recursive: true });
     writeFileSync(join(work, "biosonly/etc/os-release"), "ID=debian\n");

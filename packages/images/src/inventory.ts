@@ -123,6 +123,11 @@ async function treeInventory(root: string, opts: InventoryOptions, measureTree =
   if (!osText) throw new HoistError("Inventory.NotARootTree", `${root} has no etc/os-release; it does not look like a Linux root filesystem.`, { fix: "Pass the folder that contains etc/, usr/ and boot/ of the source system." });
   const canBoot = bootCapabilities(root);
   const bootMode = opts.bootMode ?? (canBoot.bios ? "bios" : "uefi");
+  if (!canBoot.bios && !canBoot.uefi && !opts.copyOnly) {
+    throw new HoistError("Inventory.NoGrub", "The source tree has no GRUB at all: neither usr/lib/grub/i386-pc (BIOS) nor usr/lib/grub/x86_64-efi or shim (UEFI).", {
+      fix: "Install grub-pc-bin (BIOS) or grub-efi-amd64-bin (UEFI) on the source and sync again.",
+    });
+  }
   if (!canBoot[bootMode] && !opts.copyOnly) {
     throw new HoistError("Inventory.BootModeUnsupported", `The source tree has no GRUB for ${bootMode === "uefi" ? "UEFI (usr/lib/grub/x86_64-efi or shim)" : "BIOS (usr/lib/grub/i386-pc)"}.`, {
       fix: `Install ${bootMode === "uefi" ? "grub-efi-amd64-bin" : "grub-pc-bin"} on the source, or choose the other boot mode.`,
