@@ -3,7 +3,7 @@
 // straight into its kernel by QEMU with the serial console in a file, and
 // killed when it powers off, when the console says it is done, or at a
 // deadline, whichever comes first.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { debianExt4Image } from "./debian-fixture";
